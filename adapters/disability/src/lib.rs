@@ -1,0 +1,189 @@
+//! disability (残联) department adapter: disability certificates.
+//!
+//! Reads `<inbox>/<folder>/canlian_*.csv` (UTF-8, BOM optional; DEPARTMENTS.md
+//! "disability") into [`DisabilityCert`] records:
+//! `残疾证号,身份证号,姓名,残疾类别,残疾等级,有效期至,困难残疾人生活补贴,重度残疾人护理补贴`.
+//!
+//! Settings (`[sources.disability]`, `type = "disability"`), all optional:
+//! - `folder` — folder under the inbox; default: the source code (`disability`);
+//! - `pattern` — default `canlian_*.csv`;
+//! - `encoding` — `utf8` (default) or `gbk`.
+//!
+//! IDs and names are carried raw; the other fields are trimmed. 等级 is
+//! `一级`…`四级` or `1`…`4`; the subsidies are `是`/`否`. A row with any other
+//! level or subsidy value, a bad 有效期至, an empty 残疾证号 or a 类别 outside
+//! DEPARTMENTS.md's list is quarantined; the rest of the file is kept.
+
+use std::path::Path;
+
+use hedui_adapter::files::{list_files, read_text, Table, TextEncoding};
+use hedui_adapter::{text, vocab, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
+use hedui_core::model::{DisabilityCert, Origin, RecordKind};
+use serde::Deserialize;
+
+/// Registry name of this adapter.
+pub const TYPE_NAME: &str = "disability";
+
+/// The columns of a 残联 file, in the order they are read.
+const COLUMNS: [&str; 8] = ["残疾证号", "身份证号", "姓名", "残疾类别", "残疾等级", "有效期至", "困难残疾人生活补贴", "重度残疾人护理补贴"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    folder: Option<String>,
+    #[serde(default = "default_pattern")]
+    pattern: String,
+    #[serde(default = "default_encoding")]
+    encoding: String,
+}
+
+fn default_pattern() -> String {
+    "canlian_*.csv".to_string()
+}
+fn default_encoding() -> String {
+    "utf8".to_string()
+}
+
+/// The disability source.
+#[derive(Debug, Clone)]
+pub struct Disability {
+    code: String,
+    folder: String,
+    pattern: String,
+    encoding: TextEncoding,
+}
+
+/// Builds the disability source from its config.
+pub fn factory(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
+    Ok(Box::new(Disability::from_config(cfg)?))
+}
+
+impl Disability {
+    pub fn from_config(cfg: &SourceConfig) -> Result<Self, SourceError> {
+        let s: Settings = cfg.parse()?;
+        let code = if cfg.code.is_empty() { TYPE_NAME.to_string() } else { cfg.code.clone() };
+        let encoding = s.encoding.parse().map_err(|e| SourceError::Config(format!("[sources.{code}] encoding: {e}")))?;
+        Ok(Disability { folder: s.folder.unwrap_or_else(|| code.clone()), code, pattern: s.pattern, encoding })
+    }
+
+    fn read_file(&self, cx: &SourceContext, path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
+        let text = read_text(path, self.encoding)?;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name));
+        out.stats.files += 1;
+        let table = Table::parse(path, &text, b',', &COLUMNS)?;
+        out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
+        if table.rows.is_empty() && table.malformed.is_empty() {
+            out.notes.push(format!("{}/{} had no data rows", self.code, table.file_name));
+        }
+        let mut quarantine: Vec<Quarantined> = table
+            .malformed
+            .iter()
+            .map(|(line, why)| Quarantined { file: table.file_name.clone(), line: *line, field: String::new(), raw_value: String::new(), reason: why.clone() })
+            .collect();
+        for (line, rec) in &table.rows {
+            let row = Row { table: &table, line: *line, rec };
+            match row.certificate() {
+                Ok(c) => out.records.disability.push(c),
+                Err(q) => quarantine.push(q),
+            }
+        }
+        quarantine.sort_by_key(|q| q.line);
+        out.quarantine.extend(quarantine);
+        Ok(())
+    }
+}
+
+/// One data row of a 残联 file.
+struct Row<'a> {
+    table: &'a Table,
+    line: u64,
+    rec: &'a csv::StringRecord,
+}
+
+impl Row<'_> {
+    /// The raw cell under `header` (checked present at parse).
+    fn cell(&self, header: &str) -> &str {
+        self.rec.get(self.table.col(header)).unwrap_or("")
+    }
+
+    /// Parses the cell under `header`, or quarantines the row naming it.
+    fn parse<T>(&self, header: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Quarantined> {
+        let raw = self.cell(header);
+        f(raw).map_err(|reason| Quarantined { file: self.table.file_name.clone(), line: self.line, field: header.to_string(), raw_value: raw.to_string(), reason })
+    }
+
+    /// The row as a record, fields read in the model's order.
+    fn certificate(&self) -> Result<DisabilityCert, Quarantined> {
+        Ok(DisabilityCert {
+            origin: Origin::new(self.table.file_name.clone(), self.line),
+            certificate_no: self.parse("残疾证号", non_empty)?,
+            id_raw: self.cell("身份证号").to_string(),
+            name: self.cell("姓名").to_string(),
+            category: self.parse("残疾类别", |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
+            level: self.parse("残疾等级", parse_level)?,
+            valid_until: self.parse("有效期至", text::parse_date)?,
+            living_subsidy: self.parse("困难残疾人生活补贴", parse_yes_no)?,
+            care_subsidy: self.parse("重度残疾人护理补贴", parse_yes_no)?,
+        })
+    }
+}
+
+/// A record key must not be empty.
+fn non_empty(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        Err("empty record key".to_string())
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// 残疾等级: `一级`…`四级` or `1`…`4`.
+pub fn parse_level(raw: &str) -> Result<u8, String> {
+    match raw.trim() {
+        "一级" | "1" => Ok(1),
+        "二级" | "2" => Ok(2),
+        "三级" | "3" => Ok(3),
+        "四级" | "4" => Ok(4),
+        other => Err(format!("not a disability level: {other:?} (expected 一级…四级 or 1…4)")),
+    }
+}
+
+/// A subsidy flag: `是` → true, `否` → false, anything else refused.
+pub fn parse_yes_no(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "是" => Ok(true),
+        "否" => Ok(false),
+        other => Err(format!("not 是/否: {other:?}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for Disability {
+    fn code(&self) -> &str {
+        &self.code
+    }
+
+    fn kinds(&self) -> &'static [RecordKind] {
+        &[RecordKind::DisabilityCert]
+    }
+
+    async fn fetch(&self, cx: &SourceContext) -> Result<SourceOutput, SourceError> {
+        let dir = cx.inbox.join(&self.folder);
+        let files = list_files(&dir, &self.pattern)?;
+        if files.is_empty() {
+            return Err(SourceError::Unavailable(format!(
+                "{}: no file matches {:?} — the disability delivery is missing; put it there or disable the source",
+                dir.display(),
+                self.pattern
+            )));
+        }
+        let mut out = SourceOutput::default();
+        for (i, path) in files.iter().enumerate() {
+            self.read_file(cx, path, &mut out)?;
+            cx.progress.update(&self.code, i as u64 + 1, files.len() as u64);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,412 @@
+//! 卫健/医保 health adapter: medical visits (就诊费用) and insurance enrollment
+//! (参保状态) from the `yiliao_*.xlsx` workbooks in `<inbox>/health/`.
+//!
+//! Each workbook must hold both sheets. The header row is searched for in the
+//! first [`HEADER_SCAN_ROWS`] rows (就诊费用 has a merged title row above its
+//! headers, 参保状态 has none), so either layout is read. Columns are found by
+//! name, so their order does not matter. `Origin.line` is the 1-based
+//! spreadsheet row number, as a user sees it in Excel.
+//!
+//! Cell quirks handled: dates as Excel date cells, bare serial numbers or
+//! text (`2026/03/05`, `2026-03-05`, `2026年3月5日`); amounts as numbers
+//! (rounded to the fen at once) or text with thousands separators; 参保年度
+//! as a number or text (`2026`, `2026年`, `2026年度`). IDs and names are
+//! carried raw (a numeric ID cell is written back as its integer digits).
+
+use std::path::Path;
+
+use calamine::{open_workbook, Data, Range, Reader, Xlsx};
+use chrono::NaiveDate;
+use hedui_adapter::{files, text, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
+use hedui_core::model::{InsuranceEnrollment, MedicalVisit, Origin, RecordKind};
+use hedui_core::money::Fen;
+use serde::Deserialize;
+
+/// Registry name of this adapter.
+pub const TYPE_NAME: &str = "health";
+
+/// How many rows from the top of a sheet are searched for its header row.
+pub const HEADER_SCAN_ROWS: usize = 5;
+
+/// 就诊费用 columns, in the order the parser uses them.
+pub const VISIT_COLUMNS: [&str; 7] = ["就诊流水号", "身份证号", "姓名", "就诊日期", "总费用", "统筹支付", "个人自付"];
+/// 参保状态 columns.
+pub const INSURANCE_COLUMNS: [&str; 5] = ["身份证号", "姓名", "险种", "参保年度", "状态"];
+
+/// Settings under `[sources.health]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct HealthSettings {
+    /// Folder under the inbox (default `health`).
+    pub folder: String,
+    /// File name pattern, `*` wildcard (default `yiliao_*.xlsx`).
+    pub pattern: String,
+    /// Sheet of medical visits (default `就诊费用`).
+    pub visits_sheet: String,
+    /// Sheet of insurance enrollment (default `参保状态`).
+    pub insurance_sheet: String,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            folder: "health".into(),
+            pattern: "yiliao_*.xlsx".into(),
+            visits_sheet: "就诊费用".into(),
+            insurance_sheet: "参保状态".into(),
+        }
+    }
+}
+
+/// The health source.
+#[derive(Debug, Clone)]
+pub struct HealthSource {
+    code: String,
+    settings: HealthSettings,
+}
+
+/// Builds the health source from its config (see [`HealthSettings`]).
+pub fn factory(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
+    Ok(Box::new(HealthSource::new(cfg)?))
+}
+
+impl HealthSource {
+    pub fn new(cfg: &SourceConfig) -> Result<Self, SourceError> {
+        let settings: HealthSettings = cfg.parse()?;
+        for (key, value) in [
+            ("folder", &settings.folder),
+            ("pattern", &settings.pattern),
+            ("visits_sheet", &settings.visits_sheet),
+            ("insurance_sheet", &settings.insurance_sheet),
+        ] {
+            if value.trim().is_empty() {
+                return Err(SourceError::Config(format!("[sources.{}] {key} must not be empty", cfg.code)));
+            }
+        }
+        let code = if cfg.code.is_empty() { TYPE_NAME.to_string() } else { cfg.code.clone() };
+        Ok(HealthSource { code, settings })
+    }
+
+    /// Reads every workbook of the folder (blocking).
+    fn read_all(&self, cx: &SourceContext) -> Result<SourceOutput, SourceError> {
+        let dir = cx.inbox.join(&self.settings.folder);
+        let paths = files::list_files(&dir, &self.settings.pattern)?;
+        let mut out = SourceOutput::default();
+        if paths.is_empty() {
+            out.notes.push(format!("{}: no file matches {}", dir.display(), self.settings.pattern));
+        }
+        let total = paths.len() as u64;
+        for (i, path) in paths.iter().enumerate() {
+            let name = file_name(path);
+            match read_workbook(path, &self.settings, &mut out) {
+                Ok(()) => cx.audit.record(AuditEvent::new(&self.code, "file_read", name)),
+                Err(e) => {
+                    let mut event = AuditEvent::new(&self.code, "file_read", name);
+                    event.outcome = "error: file refused".into();
+                    cx.audit.record(event);
+                    return Err(e);
+                }
+            }
+            out.stats.files += 1;
+            cx.progress.update(&self.code, i as u64 + 1, total);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for HealthSource {
+    fn code(&self) -> &str {
+        &self.code
+    }
+
+    fn kinds(&self) -> &'static [RecordKind] {
+        &[RecordKind::MedicalVisit, RecordKind::InsuranceEnrollment]
+    }
+
+    async fn fetch(&self, cx: &SourceContext) -> Result<SourceOutput, SourceError> {
+        // calamine is blocking: keep it off the async workers.
+        let this = self.clone();
+        let cx = cx.clone();
+        tokio::task::spawn_blocking(move || this.read_all(&cx))
+            .await
+            .map_err(|e| SourceError::Unavailable(format!("health reader crashed: {e}")))?
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn bad_file(path: &Path, message: impl Into<String>) -> SourceError {
+    SourceError::BadFile { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Reads one workbook into `out`. Both sheets must exist with all their
+/// columns, or the whole file (and so the source) is refused.
+pub fn read_workbook(path: &Path, settings: &HealthSettings, out: &mut SourceOutput) -> Result<(), SourceError> {
+    let mut book: Xlsx<_> = open_workbook(path)
+        .map_err(|e| bad_file(path, format!("cannot open as an .xlsx workbook ({e}); ask the department to re-export it as .xlsx")))?;
+    let names = book.sheet_names();
+    let missing: Vec<&str> = [settings.visits_sheet.as_str(), settings.insurance_sheet.as_str()]
+        .into_iter()
+        .filter(|s| !names.iter().any(|n| n == s))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad_file(
+            path,
+            format!("missing sheet(s) {missing:?} (sheets found: {names:?}); set visits_sheet / insurance_sheet if the department renamed them"),
+        ));
+    }
+    let file = file_name(path);
+    let visits = book.worksheet_range(&settings.visits_sheet).map_err(|e| bad_file(path, format!("sheet {:?} unreadable: {e}", settings.visits_sheet)))?;
+    let insurance =
+        book.worksheet_range(&settings.insurance_sheet).map_err(|e| bad_file(path, format!("sheet {:?} unreadable: {e}", settings.insurance_sheet)))?;
+
+    let visit_rows = Sheet::locate(path, &settings.visits_sheet, &visits, &VISIT_COLUMNS)?;
+    let insurance_rows = Sheet::locate(path, &settings.insurance_sheet, &insurance, &INSURANCE_COLUMNS)?;
+
+    for (line, row) in visit_rows.data_rows(&visits) {
+        out.stats.rows_read += 1;
+        match parse_visit(&file, line, &visit_rows.cell_getter(row)) {
+            Ok(v) => out.records.medical_visits.push(v),
+            Err(q) => out.quarantine.push(q),
+        }
+    }
+    for (line, row) in insurance_rows.data_rows(&insurance) {
+        out.stats.rows_read += 1;
+        match parse_enrollment(&file, line, &insurance_rows.cell_getter(row)) {
+            Ok(e) => out.records.insurance.push(e),
+            Err(q) => out.quarantine.push(q),
+        }
+    }
+    Ok(())
+}
+
+/// Where a sheet's header row is and which column holds each required field.
+struct Sheet {
+    /// Absolute (0-based) row index of the first data row.
+    first_data_row: usize,
+    /// Absolute (0-based) row index of the range's first row.
+    range_top: usize,
+    /// Relative column index of each required column, in `required` order.
+    cols: Vec<usize>,
+}
+
+impl Sheet {
+    /// Finds the first row among the top [`HEADER_SCAN_ROWS`] that holds every
+    /// required header.
+    fn locate(path: &Path, sheet: &str, range: &Range<Data>, required: &[&str]) -> Result<Sheet, SourceError> {
+        let range_top = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+        // The candidate with the most matches, to say what is missing.
+        let mut best: Option<(usize, Vec<String>)> = None;
+        for (i, row) in range.rows().take(HEADER_SCAN_ROWS).enumerate() {
+            let texts: Vec<String> = row.iter().map(|c| cell_text(c).trim().to_string()).collect();
+            let cols: Vec<Option<usize>> = required.iter().map(|r| texts.iter().position(|t| t == r)).collect();
+            if cols.iter().all(Option::is_some) {
+                return Ok(Sheet { first_data_row: range_top + i + 1, range_top, cols: cols.into_iter().flatten().collect() });
+            }
+            let matches = cols.iter().filter(|c| c.is_some()).count();
+            if matches > 0 && best.as_ref().is_none_or(|(m, _)| matches > *m) {
+                best = Some((matches, texts.into_iter().filter(|t| !t.is_empty()).collect()));
+            }
+        }
+        match best {
+            // Only a row that looks like a header is quoted (a data row could hold IDs).
+            Some((_, found)) => {
+                let missing: Vec<&str> = required.iter().copied().filter(|r| !found.iter().any(|f| f == r)).collect();
+                Err(bad_file(path, format!("sheet {sheet:?}: missing columns {missing:?} (found {found:?})")))
+            }
+            None => Err(bad_file(
+                path,
+                format!("sheet {sheet:?}: no header row with {required:?} in its first {HEADER_SCAN_ROWS} rows"),
+            )),
+        }
+    }
+
+    /// Non-empty data rows with their 1-based spreadsheet row numbers.
+    fn data_rows<'a>(&self, range: &'a Range<Data>) -> impl Iterator<Item = (u64, &'a [Data])> + 'a {
+        let (top, first) = (self.range_top, self.first_data_row);
+        range
+            .rows()
+            .enumerate()
+            .map(move |(i, row)| ((top + i) as u64 + 1, i + top, row))
+            .filter(move |(_, abs, row)| *abs >= first && !row.iter().all(|c| cell_text(c).trim().is_empty()))
+            .map(|(line, _, row)| (line, row))
+    }
+
+    fn cell_getter<'a>(&'a self, row: &'a [Data]) -> Cells<'a> {
+        Cells { row, cols: &self.cols }
+    }
+}
+
+/// The required cells of one row, by required-column index.
+struct Cells<'a> {
+    row: &'a [Data],
+    cols: &'a [usize],
+}
+
+impl Cells<'_> {
+    fn get(&self, k: usize) -> &Data {
+        self.row.get(self.cols[k]).unwrap_or(&Data::Empty)
+    }
+}
+
+/// A cell as text: strings as they are, integral numbers without `.0`.
+fn cell_text(c: &Data) -> String {
+    match c {
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => float_text(*f),
+        Data::DateTime(d) => float_text(d.as_f64()),
+        Data::Bool(b) => b.to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+        Data::Empty => String::new(),
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e17 {
+        format!("{f:.0}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// A date cell: an Excel date, a bare serial, an 8-digit `YYYYMMDD` number or text.
+fn cell_date(c: &Data) -> Result<NaiveDate, String> {
+    match c {
+        Data::DateTime(d) if d.is_datetime() && d.as_f64() >= 0.0 => {
+            let (y, m, day, ..) = d.to_ymd_hms_milli();
+            NaiveDate::from_ymd_opt(y as i32, m as u32, day as u32).ok_or_else(|| format!("not a real date: Excel serial {}", d.as_f64()))
+        }
+        Data::DateTime(d) => Err(format!("not a date (a duration or time cell): {}", d.as_f64())),
+        Data::Float(f) => number_date(*f),
+        Data::Int(i) => number_date(*i as f64),
+        // ISO cells may carry a time: `2026-03-05T00:00:00`.
+        Data::String(s) | Data::DateTimeIso(s) => text::parse_date(s.split('T').next().unwrap_or(s)),
+        Data::Empty => Err("empty date".into()),
+        other => Err(format!("not a date: {}", cell_text(other))),
+    }
+}
+
+fn number_date(f: f64) -> Result<NaiveDate, String> {
+    if f.fract() == 0.0 && (19_000_101.0..=99_991_231.0).contains(&f) {
+        text::parse_date(&format!("{f:.0}"))
+    } else {
+        text::excel_serial_to_date(f)
+    }
+}
+
+/// An amount cell in yuan → fen.
+fn cell_fen(c: &Data) -> Result<Fen, String> {
+    match c {
+        Data::Float(f) => text::excel_number_to_fen(*f),
+        Data::Int(i) => i.checked_mul(100).ok_or_else(|| format!("amount out of range: {i}")),
+        Data::String(s) => text::parse_yuan(s),
+        Data::Empty => Err("empty amount".into()),
+        Data::DateTime(_) | Data::DateTimeIso(_) => Err("a date where an amount is expected".into()),
+        other => Err(format!("not an amount: {}", cell_text(other))),
+    }
+}
+
+/// 参保年度: `2026`, `2026.0`, `"2026"`, `"2026年"`, `"2026年度"`.
+fn cell_year(c: &Data) -> Result<i32, String> {
+    let bad = || format!("not a year: {:?}", cell_text(c));
+    let year: i64 = match c {
+        Data::Int(i) => *i,
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e6 => *f as i64,
+        Data::String(s) => {
+            let s = s.trim();
+            let s = s.strip_suffix("年度").or_else(|| s.strip_suffix('年')).unwrap_or(s).trim();
+            if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            s.parse().map_err(|_| bad())?
+        }
+        Data::Empty => return Err("empty year".into()),
+        _ => return Err(bad()),
+    };
+    if (1900..=9999).contains(&year) {
+        Ok(year as i32)
+    } else {
+        Err(bad())
+    }
+}
+
+/// A key/label cell: trimmed text that must not be empty.
+fn cell_required(c: &Data) -> Result<String, String> {
+    let t = cell_text(c).trim().to_string();
+    if t.is_empty() {
+        Err("required field is empty".into())
+    } else {
+        Ok(t)
+    }
+}
+
+fn quarantine(file: &str, line: u64, field: &str, cell: &Data, reason: String) -> Quarantined {
+    Quarantined { file: file.to_string(), line, field: field.to_string(), raw_value: cell_text(cell), reason }
+}
+
+fn parse_visit(file: &str, line: u64, cells: &Cells) -> Result<MedicalVisit, Quarantined> {
+    let at = |k: usize| cells.get(k);
+    let q = |k: usize| move |reason: String| quarantine(file, line, VISIT_COLUMNS[k], at(k), reason);
+    Ok(MedicalVisit {
+        origin: Origin::new(file, line),
+        serial: cell_required(at(0)).map_err(q(0))?,
+        id_raw: cell_text(at(1)),
+        name: cell_text(at(2)),
+        visit_date: cell_date(at(3)).map_err(q(3))?,
+        total_fen: cell_fen(at(4)).map_err(q(4))?,
+        pooled_fen: cell_fen(at(5)).map_err(q(5))?,
+        self_paid_fen: cell_fen(at(6)).map_err(q(6))?,
+    })
+}
+
+fn parse_enrollment(file: &str, line: u64, cells: &Cells) -> Result<InsuranceEnrollment, Quarantined> {
+    let at = |k: usize| cells.get(k);
+    let q = |k: usize| move |reason: String| quarantine(file, line, INSURANCE_COLUMNS[k], at(k), reason);
+    Ok(InsuranceEnrollment {
+        origin: Origin::new(file, line),
+        id_raw: cell_text(at(0)),
+        name: cell_text(at(1)),
+        insurance_type: cell_required(at(2)).map_err(q(2))?,
+        year: cell_year(at(3)).map_err(q(3))?,
+        status: cell_required(at(4)).map_err(q(4))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn dates_from_every_cell_kind() {
+        let excel = calamine::ExcelDateTime::new(46086.0, calamine::ExcelDateTimeType::DateTime, false);
+        assert_eq!(cell_date(&Data::DateTime(excel)), Ok(d(2026, 3, 5)));
+        let excel_1904 = calamine::ExcelDateTime::new(44624.0, calamine::ExcelDateTimeType::DateTime, true);
+        assert_eq!(cell_date(&Data::DateTime(excel_1904)), Ok(d(2026, 3, 5)));
+        assert_eq!(cell_date(&Data::Float(46086.0)), Ok(d(2026, 3, 5)));
+        assert_eq!(cell_date(&Data::Int(20260305)), Ok(d(2026, 3, 5)));
+        assert_eq!(cell_date(&Data::String("2026年3月5日".into())), Ok(d(2026, 3, 5)));
+        assert_eq!(cell_date(&Data::DateTimeIso("2026-03-05T00:00:00".into())), Ok(d(2026, 3, 5)));
+        assert!(cell_date(&Data::String("2026-02-30".into())).is_err());
+        assert!(cell_date(&Data::Empty).is_err());
+    }
+
+    #[test]
+    fn amounts_and_years() {
+        assert_eq!(cell_fen(&Data::Float(0.1 + 0.2)), Ok(30));
+        assert_eq!(cell_fen(&Data::Int(12)), Ok(1200));
+        assert_eq!(cell_fen(&Data::String("7,257.20".into())), Ok(725_720));
+        assert!(cell_fen(&Data::String("12元".into())).is_err());
+        assert_eq!(cell_year(&Data::Float(2026.0)), Ok(2026));
+        assert_eq!(cell_year(&Data::String(" 2026年度".into())), Ok(2026));
+        assert!(cell_year(&Data::String("26".into())).is_err());
+        assert_eq!(cell_text(&Data::Float(522722880623064.0)), "522722880623064");
+    }
+}
