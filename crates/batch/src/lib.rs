@@ -9,6 +9,7 @@
 //! Architecture invariant: this crate never names a concrete adapter; the
 //! binary hands it a registry and a roster loader.
 
+pub mod cache;
 pub mod output;
 pub mod publish;
 pub mod run;

@@ -1,7 +1,7 @@
 //! One nightly batch, start to finish: settings → roster → sources (all at
 //! once) → rules → outputs → atomic publication.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +14,7 @@ use hedui_core::model::{RecordKind, Roster};
 use hedui_core::window::BatchDates;
 use serde::Serialize;
 
+use crate::cache::{answers_by_person, AnswerCache, CachedAnswer, CACHEABLE_KINDS};
 use crate::output;
 use crate::publish::Staging;
 use crate::settings::{redact, Settings, SettingsError};
@@ -74,6 +75,9 @@ pub struct SourceReport {
     pub files: u64,
     pub requests: u64,
     pub retries: u64,
+    /// Persons asked tonight (answers fresh from the department).
+    pub answers_fresh: u64,
+    /// Persons whose answers were stored from an earlier night and reused.
     pub answers_reused: u64,
     /// Rows read = used + quarantined + unrequested + not_authorized + after_as_of + duplicates.
     pub records: Reconciliation,
@@ -145,6 +149,26 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
     let audit_path = req.out.join("audit").join("audit.jsonl");
     let audit = Arc::new(AuditLog::open(&audit_path, &run_id).map_err(|e| RunError::Failed(format!("cannot open the audit log {}: {e}", audit_path.display())))?);
 
+    // Answers kept between nights, for sources that declare a time-to-live.
+    let needs_cache = sources.iter().any(|(cfg, _)| answer_ttl(cfg).is_some());
+    for (cfg, source) in &sources {
+        if answer_ttl(cfg).is_some() && !source.kinds().iter().all(|k| CACHEABLE_KINDS.contains(k)) {
+            return Err(RunError::Usage(format!("[sources.{}] answer_ttl_days: only sources of per-person replies (HR, education) can keep answers", cfg.code)));
+        }
+    }
+    let cache = if needs_cache {
+        let path = req.out.join("cache").join("answers.db");
+        match AnswerCache::open(&path).await {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "answer cache unavailable: every person is asked");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
     // Fetch every source concurrently.
     let mut tasks = Vec::new();
     for (cfg, source) in sources {
@@ -163,11 +187,16 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
             audit: audit.clone(),
             progress: progress.clone(),
         };
+        let cache = cache.clone().filter(|_| answer_ttl(&cfg).is_some());
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            let result = source.fetch(&cx).await;
+            let persons = cx.requests.len() as u64;
+            let result = match cache {
+                Some(cache) => fetch_with_cache(source.as_ref(), cx, &cfg, &cache).await,
+                None => source.fetch(&cx).await,
+            };
             let kinds = source.kinds();
-            (cfg, kinds, cx.requests.len() as u64, result, t.elapsed().as_secs_f64())
+            (cfg, kinds, persons, result, t.elapsed().as_secs_f64())
         }));
     }
     let mut fetched = Vec::new();
@@ -240,6 +269,7 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
             files: f.output.stats.files,
             requests: f.output.stats.requests,
             retries: f.output.stats.retries,
+            answers_fresh: f.persons.saturating_sub(f.output.stats.reused),
             answers_reused: f.output.stats.reused,
             records: rec,
             notes: f.output.notes.clone(),
@@ -296,6 +326,47 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
         verdict_counts,
         discrepancies: result.discrepancies.len(),
     })
+}
+
+/// A source's `answer_ttl_days`, when it keeps answers between nights.
+fn answer_ttl(cfg: &hedui_adapter::SourceConfig) -> Option<i64> {
+    cfg.f64("answer_ttl_days").filter(|t| *t >= 1.0).map(|t| t as i64)
+}
+
+/// Asks the department only about persons without a fresh stored answer,
+/// stores what it answered, and adds the stored answers to its output.
+async fn fetch_with_cache(source: &dyn Source, cx: SourceContext, cfg: &hedui_adapter::SourceConfig, cache: &AnswerCache) -> Result<SourceOutput, hedui_adapter::SourceError> {
+    let ttl = answer_ttl(cfg).unwrap_or(0);
+    let ids: Vec<String> = cx.requests.iter().map(|p| p.id.clone()).collect();
+    let hits = cache.fresh(&cfg.code, &ids, cx.as_of, ttl).await.unwrap_or_else(|e| {
+        tracing::warn!(source = %cfg.code, error = %e, "cannot read stored answers: asking everyone");
+        HashMap::new()
+    });
+    let to_ask: Vec<PersonRequest> = cx.requests.iter().filter(|p| !hits.contains_key(&p.id)).cloned().collect();
+    let asked: Vec<String> = to_ask.iter().map(|p| p.id.clone()).collect();
+    let reused_auth: Vec<String> = {
+        let mut a: Vec<String> = cx.requests.iter().filter(|p| hits.contains_key(&p.id)).map(|p| p.auth_no.clone()).collect();
+        a.sort();
+        a.dedup();
+        a
+    };
+    let cx = SourceContext { requests: Arc::new(to_ask), ..cx };
+    let mut out = source.fetch(&cx).await?;
+    let failed: HashSet<String> = out.failed_persons.iter().cloned().collect();
+    let answers = answers_by_person(&out.records, &asked, &failed, cx.as_of);
+    if let Err(e) = cache.store(&cfg.code, cx.as_of, &cx.run_id, &answers).await {
+        tracing::warn!(source = %cfg.code, error = %e, "cannot store answers for the next night");
+    }
+    if !hits.is_empty() {
+        cx.audit.record(AuditEvent { auth_nos: reused_auth, persons: hits.len() as u64, ..AuditEvent::new(&cfg.code, "cache_reuse", format!("answers kept up to {ttl} days")) });
+    }
+    out.stats.reused = hits.len() as u64;
+    let mut persons: Vec<(String, CachedAnswer)> = hits.into_iter().collect();
+    persons.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, answer) in persons {
+        out.records.append(answer.records);
+    }
+    Ok(out)
 }
 
 fn count_by<T>(items: &[T], key: impl Fn(&T) -> String) -> BTreeMap<String, u64> {

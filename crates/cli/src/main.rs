@@ -75,6 +75,9 @@ enum Command {
         config: Option<PathBuf>,
         #[arg(long)]
         no_progress: bool,
+        /// Reply latency of the simulated departments, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     /// Serve a world's api/ folder as the HR and education departments.
     Simulate {
@@ -114,7 +117,7 @@ fn main() -> ExitCode {
                 let req = RunRequest { as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()), inbox, outbox, out, config, overrides: Vec::new() };
                 run_batch(req, no_progress).await
             }
-            Command::Demo { world, out, outbox, as_of, config, no_progress } => demo(world, out, outbox, as_of, config, no_progress).await,
+            Command::Demo { world, out, outbox, as_of, config, no_progress, latency_ms } => demo(DemoArgs { world, out, outbox, as_of, config, no_progress, latency_ms }).await,
             Command::Simulate { world, port, latency_ms } => simulate(&world, port, latency_ms).await,
         }
     });
@@ -160,7 +163,18 @@ fn default_world() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
 }
 
-async fn demo(world: Option<PathBuf>, out: PathBuf, outbox: PathBuf, as_of: Option<NaiveDate>, config: Option<PathBuf>, no_progress: bool) -> i32 {
+struct DemoArgs {
+    world: Option<PathBuf>,
+    out: PathBuf,
+    outbox: PathBuf,
+    as_of: Option<NaiveDate>,
+    config: Option<PathBuf>,
+    no_progress: bool,
+    latency_ms: u64,
+}
+
+async fn demo(args: DemoArgs) -> i32 {
+    let DemoArgs { world, out, outbox, as_of, config, no_progress, latency_ms } = args;
     let world = world.unwrap_or_else(default_world);
     let meta: serde_json::Value = match std::fs::read_to_string(world.join("world.json")) {
         Ok(t) => serde_json::from_str(&t).unwrap_or_default(),
@@ -173,7 +187,8 @@ async fn demo(world: Option<PathBuf>, out: PathBuf, outbox: PathBuf, as_of: Opti
         Some(d) => d,
         None => chrono::Local::now().date_naive(),
     };
-    let sim = match hedui_simulator::start(&world.join("api"), hedui_simulator::SimConfig::default()).await {
+    let latency = if latency_ms > 0 { hedui_simulator::Latency::Fixed(std::time::Duration::from_millis(latency_ms)) } else { hedui_simulator::Latency::None };
+    let sim = match hedui_simulator::start(&world.join("api"), hedui_simulator::SimConfig { latency, ..Default::default() }).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the simulated departments from {}: {e}", world.join("api").display());

@@ -21,6 +21,7 @@ fn run_demo(world: &Path, out: &Path, outbox: &Path) -> i32 {
         .arg(outbox)
         .env_remove("HEDUI_HR_TOKEN")
         .env_remove("HEDUI_EDUCATION_KEY")
+        .env("HEDUI_LOG", "warn")
         .status()
         .expect("hedui runs");
     status.code().expect("exit code")
@@ -93,6 +94,12 @@ fn full_world_agrees_and_reruns_byte_for_byte() {
     assert_eq!(run_demo(&w, &out, &outbox), expected_exit(&w));
     let second = std::fs::canonicalize(out.join("latest")).unwrap();
     assert_ne!(first, second);
+    // Education answers were kept from the first night and reused, not asked again.
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(second.join("run.json")).unwrap()).unwrap();
+    let edu = manifest["sources"].as_array().unwrap().iter().find(|s| s["code"] == "education").unwrap();
+    assert!(edu["persons_requested"].as_u64().unwrap() > 0);
+    assert_eq!(edu["answers_reused"], edu["persons_requested"]);
+    assert_eq!(edu["requests"], 0);
     for f in ["verdicts.csv", "discrepancies.csv"] {
         assert_eq!(std::fs::read(first.join(f)).unwrap(), std::fs::read(second.join(f)).unwrap(), "{f} differs between runs");
     }
@@ -131,4 +138,34 @@ fn a_bad_roster_is_refused_with_exit_2_and_nothing_written() {
     assert!(stderr.contains("households.csv"), "the error names the file: {stderr}");
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(), "something was written");
     assert!(!tmp.path().join("outbox").exists(), "a request went out");
+}
+
+#[test]
+fn killing_the_run_midway_leaves_no_folder_that_looks_complete() {
+    let w = world("gz-60-2026-11-26");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .args(["demo", "--no-progress", "--latency-ms", "3000", "--world"])
+        .arg(&w)
+        .arg("--out")
+        .arg(&out)
+        .arg("--outbox")
+        .arg(tmp.path().join("outbox"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run has started writing (its staging folder exists), then kill it.
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(&out).map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(".staging-"))).unwrap_or(false) {
+        assert!(started.elapsed().as_secs() < 20, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("latest").exists(), "latest points somewhere");
+    for e in std::fs::read_dir(&out).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(name.starts_with(".staging-") || name == "audit" || name == "cache", "{name} looks like a run folder");
+    }
 }
