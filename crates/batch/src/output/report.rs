@@ -24,9 +24,11 @@ fn esc(s: &str) -> String {
 /// A horizontal stacked bar chart: one row per label, one segment per series.
 fn stacked_bars(rows: &[(String, Vec<u64>)], series: &[(&str, &str)]) -> String {
     let max = rows.iter().map(|(_, v)| v.iter().sum::<u64>()).max().unwrap_or(0).max(1);
-    let (label_w, bar_w, row_h) = (170.0, 480.0, 22.0);
-    let height = rows.len() as f64 * row_h + 30.0;
-    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {height}" width="{w}" height="{height}" role="img">"#, w = label_w + bar_w + 60.0);
+    // Room for the longest label (CJK characters are about twice as wide).
+    let longest = rows.iter().map(|(l, _)| l.chars().map(|c| if (c as u32) > 0x2E7F { 12.5 } else { 7.0 }).sum::<f64>()).fold(60.0, f64::max);
+    let (label_w, bar_w, row_h) = (longest + 12.0, 420.0, 22.0);
+    let height = rows.len() as f64 * row_h + if series.len() > 1 { 30.0 } else { 6.0 };
+    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {height}" width="100%" style="max-width:{w}px" role="img">"#, w = label_w + bar_w + 60.0);
     for (i, (label, values)) in rows.iter().enumerate() {
         let y = i as f64 * row_h;
         let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end" class="lbl">{}</text>"#, label_w - 6.0, y + 15.0, esc(label));
@@ -54,13 +56,14 @@ pub fn write(path: &Path, result: &EngineOutput, m: &Manifest, counties: &BTreeM
     let series: Vec<(&str, &str)> = VERDICTS.iter().map(|(_, n, c)| (*n, *c)).collect();
     let idx = |v: VerdictKind| VERDICTS.iter().position(|(k, _, _)| *k == v).unwrap_or(2);
 
-    let mut by_county: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    // Keyed by county code so the chart lists counties in code order.
+    let mut by_county: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
     let mut by_program: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     let mut totals = [0u64; 3];
     for v in &result.verdicts {
         let name = counties.get(&v.county_code).map(|n| format!("{n} {}", v.county_code)).unwrap_or_else(|| format!("{} (未知区县)", v.county_code));
-        by_county.entry(name).or_insert_with(|| vec![0; 3])[idx(v.verdict)] += 1;
+        by_county.entry((v.county_code.clone(), name)).or_insert_with(|| vec![0; 3])[idx(v.verdict)] += 1;
         by_program.entry(format!("{} {}", v.program, v.area_type)).or_insert_with(|| vec![0; 3])[idx(v.verdict)] += 1;
         totals[idx(v.verdict)] += 1;
         for r in &v.reasons {
@@ -89,7 +92,7 @@ h2{{font-size:17px;margin:0 0 12px}} .cards{{display:flex;gap:14px;flex-wrap:wra
 .card b{{display:block;font-size:28px}} .card span{{color:#52606d;font-size:13px}}
 table{{border-collapse:collapse;width:100%;font-size:13px}} th,td{{border-bottom:1px solid #e4e7eb;padding:6px 8px;text-align:left}} th{{background:#f5f7fa}}
 td.n{{text-align:right;font-variant-numeric:tabular-nums}} .ok{{color:#2e7d32;font-weight:600}} .bad{{color:#c62828;font-weight:600}}
-.chart .lbl{{font-size:12px;fill:#323f4b}} .chart .num{{font-size:11px;fill:#52606d}} .grid{{display:grid;grid-template-columns:1fr 1fr;gap:18px}}
+.chart .lbl{{font-size:12px;fill:#323f4b}} .chart .num{{font-size:11px;fill:#52606d}} .grid{{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:18px}} @media (max-width:900px){{.grid{{grid-template-columns:1fr}}}}
 .warn{{background:#fff4e5;border-left:4px solid #f9a825;padding:10px 14px;margin-bottom:18px;border-radius:4px}}
 </style></head><body>
 <header><h1>低保/特困 家庭经济状况核对报告 · Verification report</h1>
@@ -119,25 +122,29 @@ td.n{{text-align:right;font-variant-numeric:tabular-nums}} .ok{{color:#2e7d32;fo
         m.quarantined_rows
     );
 
-    let county_rows: Vec<(String, Vec<u64>)> = by_county.into_iter().collect();
+    let county_rows: Vec<(String, Vec<u64>)> = by_county.into_iter().map(|((_, name), v)| (name, v)).collect();
     let program_rows: Vec<(String, Vec<u64>)> = by_program.into_iter().collect();
     let _ = write!(h, r#"<section><h2>按区县核对结果 Verdicts by county</h2>{}</section>"#, stacked_bars(&county_rows, &series));
     let mut reason_rows: Vec<(String, Vec<u64>)> = reasons.iter().map(|(k, v)| (k.to_string(), vec![*v])).collect();
     reason_rows.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
     let _ = write!(
         h,
-        r#"<div class="grid"><section><h2>按项目 Verdicts by program and area</h2>{}</section><section><h2>原因分布 Reasons</h2>{}</section></div>"#,
+        r#"<section><h2>按项目 Verdicts by program and area</h2>{}</section><section><h2>原因分布 Reasons (households)</h2>{}</section>"#,
         stacked_bars(&program_rows, &series),
         stacked_bars(&reason_rows, &[("households", "#3e6fb0")])
     );
     let dept_rows: Vec<(String, Vec<u64>)> = by_dept.iter().map(|(k, v)| (k.to_string(), vec![*v])).collect();
-    let mut code_rows: Vec<(String, Vec<u64>)> = by_code.iter().map(|((d, c), v)| (format!("{c} → {d}"), vec![*v])).collect();
-    code_rows.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
+    let mut code_table = String::from(r#"<table><tr><th>部门 department</th><th>问题代码 code</th><th>说明</th><th>数量 count</th></tr>"#);
+    for ((dept, code), n) in &by_code {
+        let zh = hedui_core::rules::DiscrepancyCode::ALL.iter().find(|c| c.as_str() == *code).map(|c| c.description_zh()).unwrap_or("");
+        let _ = write!(code_table, r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{n}</td></tr>"#, esc(dept), esc(code), esc(zh));
+    }
+    code_table.push_str("</table>");
     let _ = write!(
         h,
         r#"<div class="grid"><section><h2>按部门问题数 Discrepancies by department</h2>{}</section><section><h2>按问题代码 Discrepancies by code</h2>{}</section></div>"#,
         stacked_bars(&dept_rows, &[("discrepancies", "#7b5ea7")]),
-        stacked_bars(&code_rows, &[("discrepancies", "#7b5ea7")])
+        code_table
     );
 
     h.push_str(r#"<section><h2>数据源状态 Source status</h2><table><tr><th>数据源 source</th><th>状态 status</th><th>请求人数 persons</th><th>文件 files</th><th>请求 requests</th><th>重试 retries</th><th>读取 read</th><th>使用 used</th><th>隔离 quarantined</th><th>非请求 unrequested</th><th>未授权 not authorized</th><th>晚于核对日 after D</th><th>重复 duplicate</th></tr>"#);
