@@ -233,8 +233,11 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
         .map(|f| SourceInput { code: &f.cfg.code, kinds: f.kinds, available: f.error.is_none(), failed_persons: &f.failed, records: &f.output.records })
         .collect();
     let t_rules = Instant::now();
+    let households = roster.households.len() as u64;
+    progress.update("rules", 0, households);
     let result: EngineOutput = engine::verify(&roster, &settings.policy, req.as_of, &inputs).map_err(|e| RunError::Usage(e.to_string()))?;
     let rules_seconds = t_rules.elapsed().as_secs_f64();
+    progress.update("rules", households, households);
     drop(inputs);
 
     let mut reports = Vec::new();
