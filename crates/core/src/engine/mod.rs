@@ -2,10 +2,13 @@
 //! discrepancies and explanations for every household at once.
 //!
 //! The work is set-based: records are admitted and deduplicated per kind in one
-//! pass, indexed by person in hash maps, and each household then reads only its
-//! members' entries — O(records + members), the same code for 60 households
-//! and a million.
+//! pass (`merge.rs`) and checked record by record (names, dates, activity after
+//! death); they then become canonical record tables (`frames.rs`) on which the
+//! household rules run as one Polars lazy plan of joins and group-bys over all
+//! households at once (`household.rs`) — the same code for 60 households and a
+//! million.
 
+mod frames;
 mod household;
 mod merge;
 mod records;
