@@ -16,9 +16,9 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, read_text, Table, TextEncoding};
-use hedui_adapter::{text, vocab, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{DisabilityCert, Origin, RecordKind};
+use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
+use hedui_core::model::{DisabilityCert, RecordKind};
 use serde::Deserialize;
 
 /// Registry name of this adapter.
@@ -67,77 +67,31 @@ impl Disability {
     }
 
     fn read_file(&self, cx: &SourceContext, path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let text = read_text(path, self.encoding)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name));
-        out.stats.files += 1;
-        let table = Table::parse(path, &text, b',', &COLUMNS)?;
-        out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
-        if table.rows.is_empty() && table.malformed.is_empty() {
-            out.notes.push(format!("{}/{} had no data rows", self.code, table.file_name));
-        }
-        let mut quarantine: Vec<Quarantined> = table
-            .malformed
-            .iter()
-            .map(|(line, why)| Quarantined { file: table.file_name.clone(), line: *line, field: String::new(), raw_value: String::new(), reason: why.clone() })
-            .collect();
-        for (line, rec) in &table.rows {
-            let row = Row { table: &table, line: *line, rec };
-            match row.certificate() {
-                Ok(c) => out.records.disability.push(c),
-                Err(q) => quarantine.push(q),
-            }
-        }
-        quarantine.sort_by_key(|q| q.line);
-        out.quarantine.extend(quarantine);
+        let table = read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out)?;
+        read_rows(&table, out, |row, records| {
+            records.disability.push(certificate(row)?);
+            Ok(())
+        });
         Ok(())
     }
 }
 
-/// One data row of a 残联 file.
-struct Row<'a> {
-    table: &'a Table,
-    line: u64,
-    rec: &'a csv::StringRecord,
+/// A 残联 row as a record, fields read in the model's order.
+fn certificate(row: &Row) -> Result<DisabilityCert, Quarantined> {
+    Ok(DisabilityCert {
+        origin: row.origin(),
+        certificate_no: row.parse("残疾证号", non_empty)?,
+        id_raw: row.cell("身份证号").to_string(),
+        name: row.cell("姓名").to_string(),
+        category: row.parse("残疾类别", |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
+        level: row.parse("残疾等级", parse_level)?,
+        valid_until: row.parse("有效期至", text::parse_date)?,
+        living_subsidy: row.parse("困难残疾人生活补贴", parse_yes_no)?,
+        care_subsidy: row.parse("重度残疾人护理补贴", parse_yes_no)?,
+    })
 }
 
-impl Row<'_> {
-    /// The raw cell under `header` (checked present at parse).
-    fn cell(&self, header: &str) -> &str {
-        self.rec.get(self.table.col(header)).unwrap_or("")
-    }
 
-    /// Parses the cell under `header`, or quarantines the row naming it.
-    fn parse<T>(&self, header: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Quarantined> {
-        let raw = self.cell(header);
-        f(raw).map_err(|reason| Quarantined { file: self.table.file_name.clone(), line: self.line, field: header.to_string(), raw_value: raw.to_string(), reason })
-    }
-
-    /// The row as a record, fields read in the model's order.
-    fn certificate(&self) -> Result<DisabilityCert, Quarantined> {
-        Ok(DisabilityCert {
-            origin: Origin::new(self.table.file_name.clone(), self.line),
-            certificate_no: self.parse("残疾证号", non_empty)?,
-            id_raw: self.cell("身份证号").to_string(),
-            name: self.cell("姓名").to_string(),
-            category: self.parse("残疾类别", |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
-            level: self.parse("残疾等级", parse_level)?,
-            valid_until: self.parse("有效期至", text::parse_date)?,
-            living_subsidy: self.parse("困难残疾人生活补贴", parse_yes_no)?,
-            care_subsidy: self.parse("重度残疾人护理补贴", parse_yes_no)?,
-        })
-    }
-}
-
-/// A record key must not be empty.
-fn non_empty(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err("empty record key".to_string())
-    } else {
-        Ok(v.to_string())
-    }
-}
 
 /// 残疾等级: `一级`…`四级` or `1`…`4`.
 pub fn parse_level(raw: &str) -> Result<u8, String> {

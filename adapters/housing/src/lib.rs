@@ -16,9 +16,9 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, read_text, Table, TextEncoding};
-use hedui_adapter::{text, vocab, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{Origin, Property, RecordKind};
+use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
+use hedui_core::model::{Property, RecordKind};
 use serde::Deserialize;
 
 /// Registry name of this adapter.
@@ -67,77 +67,30 @@ impl Housing {
     }
 
     fn read_file(&self, cx: &SourceContext, path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let text = read_text(path, self.encoding)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name));
-        out.stats.files += 1;
-        let table = Table::parse(path, &text, b',', &COLUMNS)?;
-        out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
-        if table.rows.is_empty() && table.malformed.is_empty() {
-            out.notes.push(format!("{}/{} had no data rows", self.code, table.file_name));
-        }
-        let mut quarantine: Vec<Quarantined> = table
-            .malformed
-            .iter()
-            .map(|(line, why)| Quarantined { file: table.file_name.clone(), line: *line, field: String::new(), raw_value: String::new(), reason: why.clone() })
-            .collect();
-        for (line, rec) in &table.rows {
-            let row = Row { table: &table, line: *line, rec };
-            match row.property() {
-                Ok(p) => out.records.properties.push(p),
-                Err(q) => quarantine.push(q),
-            }
-        }
-        quarantine.sort_by_key(|q| q.line);
-        out.quarantine.extend(quarantine);
+        let table = read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out)?;
+        read_rows(&table, out, |row, records| {
+            records.properties.push(property(row)?);
+            Ok(())
+        });
         Ok(())
     }
 }
 
-/// One data row of a 不动产 file.
-struct Row<'a> {
-    table: &'a Table,
-    line: u64,
-    rec: &'a csv::StringRecord,
+/// A 不动产 row as a record, fields read in the model's order.
+fn property(row: &Row) -> Result<Property, Quarantined> {
+    Ok(Property {
+        origin: row.origin(),
+        certificate_no: row.parse("不动产权证号", non_empty)?,
+        owner_id_raw: row.cell("权利人证件号").to_string(),
+        owner_name: row.cell("权利人姓名").to_string(),
+        sharing: row.parse("共有情况", |v| vocab::one_of(v, vocab::PROPERTY_SHARING))?,
+        usage: row.parse("用途", |v| vocab::one_of(v, vocab::PROPERTY_USAGE))?,
+        area_centi_m2: row.parse("建筑面积", parse_area)?,
+        registered: row.parse("登记日期", text::parse_date)?,
+        status: row.parse("状态", |v| vocab::one_of(v, vocab::PROPERTY_STATUS))?,
+    })
 }
 
-impl Row<'_> {
-    /// The raw cell under `header` (checked present at parse).
-    fn cell(&self, header: &str) -> &str {
-        self.rec.get(self.table.col(header)).unwrap_or("")
-    }
-
-    /// Parses the cell under `header`, or quarantines the row naming it.
-    fn parse<T>(&self, header: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Quarantined> {
-        let raw = self.cell(header);
-        f(raw).map_err(|reason| Quarantined { file: self.table.file_name.clone(), line: self.line, field: header.to_string(), raw_value: raw.to_string(), reason })
-    }
-
-    /// The row as a record, fields read in the model's order.
-    fn property(&self) -> Result<Property, Quarantined> {
-        Ok(Property {
-            origin: Origin::new(self.table.file_name.clone(), self.line),
-            certificate_no: self.parse("不动产权证号", non_empty)?,
-            owner_id_raw: self.cell("权利人证件号").to_string(),
-            owner_name: self.cell("权利人姓名").to_string(),
-            sharing: self.parse("共有情况", |v| vocab::one_of(v, vocab::PROPERTY_SHARING))?,
-            usage: self.parse("用途", |v| vocab::one_of(v, vocab::PROPERTY_USAGE))?,
-            area_centi_m2: self.parse("建筑面积", parse_area)?,
-            registered: self.parse("登记日期", text::parse_date)?,
-            status: self.parse("状态", |v| vocab::one_of(v, vocab::PROPERTY_STATUS))?,
-        })
-    }
-}
-
-/// A record key must not be empty.
-fn non_empty(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err("empty record key".to_string())
-    } else {
-        Ok(v.to_string())
-    }
-}
 
 /// 建筑面积 in m² (up to 2 decimals) → hundredths of m², exactly; never negative.
 pub fn parse_area(raw: &str) -> Result<i64, String> {

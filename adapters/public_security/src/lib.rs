@@ -24,9 +24,9 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, read_text, Table, TextEncoding};
-use hedui_adapter::{text, vocab, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{Origin, RecordKind, Records, RegistryRow, Vehicle};
+use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
+use hedui_core::model::{RecordKind, RegistryRow, Vehicle};
 use serde::Deserialize;
 
 /// Registry name of this adapter.
@@ -96,120 +96,54 @@ impl PublicSecurity {
     }
 
     fn read_file(&self, cx: &SourceContext, path: &Path, kind: Kind, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let text = match read_text(path, self.encoding) {
-            Err(SourceError::BadFile { .. }) if self.encoding == TextEncoding::Gbk && looks_like_utf8(path) => return Err(utf8_not_gbk(path)),
-            other => other?,
-        };
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name));
-        out.stats.files += 1;
         let required: &[&str] = match kind {
             Kind::Registry => &REGISTRY_COLUMNS,
             Kind::Vehicle => &VEHICLE_COLUMNS,
         };
-        let table = match Table::parse(path, &text, b',', required) {
-            // UTF-8 Chinese may also decode as (wrong) GBK without error: name the likely cause.
-            Err(SourceError::MissingColumns { .. }) if self.encoding == TextEncoding::Gbk && looks_like_utf8(path) => return Err(utf8_not_gbk(path)),
-            other => other?,
-        };
-        out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
-        if table.rows.is_empty() && table.malformed.is_empty() {
-            out.notes.push(format!("{}/{} had no data rows", self.code, table.file_name));
-        }
-        let mut quarantine: Vec<Quarantined> = table
-            .malformed
-            .iter()
-            .map(|(line, why)| Quarantined { file: table.file_name.clone(), line: *line, field: String::new(), raw_value: String::new(), reason: why.clone() })
-            .collect();
-        for (line, rec) in &table.rows {
-            let row = Row { table: &table, line: *line, rec };
-            if let Err(q) = row.read(kind, &mut out.records) {
-                quarantine.push(q);
+        let table = read_table(cx, &self.code, path, self.encoding, b',', required, out)?;
+        read_rows(&table, out, |row, records| {
+            match kind {
+                Kind::Registry => records.registry.push(registry_row(row)?),
+                Kind::Vehicle => records.vehicles.push(vehicle(row)?),
             }
-        }
-        quarantine.sort_by_key(|q| q.line);
-        out.quarantine.extend(quarantine);
+            Ok(())
+        });
         Ok(())
     }
 }
 
-/// One data row of a 户籍 or 机动车 file.
-struct Row<'a> {
-    table: &'a Table,
-    line: u64,
-    rec: &'a csv::StringRecord,
+/// A 户籍 row as a record, fields read in the model's order.
+fn registry_row(row: &Row) -> Result<RegistryRow, Quarantined> {
+    Ok(RegistryRow {
+        origin: row.origin(),
+        household_no: row.text("户号"),
+        id_raw: row.cell("公民身份号码").to_string(),
+        name: row.cell("姓名").to_string(),
+        gender: row.text("性别"),
+        birth_date: row.parse("出生日期", text::parse_opt_date)?,
+        relation: row.text("与户主关系"),
+        status: row.parse("人员状态", |v| vocab::one_of(v, vocab::REGISTRY_STATUS))?,
+        status_date: row.parse("状态日期", text::parse_opt_date)?,
+        region: row.text("行政区划"),
+    })
 }
 
-impl Row<'_> {
-    /// The raw cell under `header` (checked present at parse).
-    fn cell(&self, header: &str) -> &str {
-        self.rec.get(self.table.col(header)).unwrap_or("")
-    }
-
-    /// The trimmed cell under `header`.
-    fn text(&self, header: &str) -> String {
-        self.cell(header).trim().to_string()
-    }
-
-    /// Parses the cell under `header`, or quarantines the row naming it.
-    fn parse<T>(&self, header: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Quarantined> {
-        let raw = self.cell(header);
-        f(raw).map_err(|reason| Quarantined { file: self.table.file_name.clone(), line: self.line, field: header.to_string(), raw_value: raw.to_string(), reason })
-    }
-
-    /// Appends the row's record, fields read in the model's order.
-    fn read(&self, kind: Kind, records: &mut Records) -> Result<(), Quarantined> {
-        let origin = Origin::new(self.table.file_name.clone(), self.line);
-        match kind {
-            Kind::Registry => records.registry.push(RegistryRow {
-                origin,
-                household_no: self.text("户号"),
-                id_raw: self.cell("公民身份号码").to_string(),
-                name: self.cell("姓名").to_string(),
-                gender: self.text("性别"),
-                birth_date: self.parse("出生日期", text::parse_opt_date)?,
-                relation: self.text("与户主关系"),
-                status: self.parse("人员状态", |v| vocab::one_of(v, vocab::REGISTRY_STATUS))?,
-                status_date: self.parse("状态日期", text::parse_opt_date)?,
-                region: self.text("行政区划"),
-            }),
-            Kind::Vehicle => records.vehicles.push(Vehicle {
-                origin,
-                plate: self.parse("号牌号码", non_empty)?,
-                plate_kind: self.text("号牌种类"),
-                vehicle_type: self.text("车辆类型"),
-                owner_id_raw: self.cell("所有人身份号码").to_string(),
-                owner_name: self.cell("所有人姓名").to_string(),
-                first_registered: self.parse("初次登记日期", text::parse_date)?,
-                status: self.parse("机动车状态", |v| vocab::one_of(v, vocab::VEHICLE_STATUS))?,
-            }),
-        }
-        Ok(())
-    }
+/// A 机动车 row as a record.
+fn vehicle(row: &Row) -> Result<Vehicle, Quarantined> {
+    Ok(Vehicle {
+        origin: row.origin(),
+        plate: row.parse("号牌号码", non_empty)?,
+        plate_kind: row.text("号牌种类"),
+        vehicle_type: row.text("车辆类型"),
+        owner_id_raw: row.cell("所有人身份号码").to_string(),
+        owner_name: row.cell("所有人姓名").to_string(),
+        first_registered: row.parse("初次登记日期", text::parse_date)?,
+        status: row.parse("机动车状态", |v| vocab::one_of(v, vocab::VEHICLE_STATUS))?,
+    })
 }
 
-/// Whether the file is non-ASCII text that is valid UTF-8.
-fn looks_like_utf8(path: &Path) -> bool {
-    std::fs::read(path).map(|b| !b.is_ascii() && std::str::from_utf8(&b).is_ok()).unwrap_or(false)
-}
 
-/// The error for a UTF-8 file where GBK is expected.
-fn utf8_not_gbk(path: &Path) -> SourceError {
-    SourceError::BadFile {
-        path: path.to_path_buf(),
-        message: "not GBK text: the file is UTF-8 — ask the department for GBK, or set encoding = \"utf8\" for this source".into(),
-    }
-}
 
-/// A record key must not be empty.
-fn non_empty(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err("empty record key".to_string())
-    } else {
-        Ok(v.to_string())
-    }
-}
 
 #[async_trait::async_trait]
 impl Source for PublicSecurity {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::SourceError;
+use crate::{AuditEvent, Quarantined, SourceContext, SourceError, SourceOutput};
 
 /// Text encoding of a delivered file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -178,6 +178,104 @@ impl<'a> LineCounter<'a> {
             self.pos = start;
         }
         self.newlines + 1
+    }
+}
+
+/// One data row of a [`Table`], read field by field into a canonical record.
+pub struct Row<'a> {
+    pub table: &'a Table,
+    /// 1-based line in the file.
+    pub line: u64,
+    pub rec: &'a csv::StringRecord,
+}
+
+impl Row<'_> {
+    /// Where the row came from.
+    pub fn origin(&self) -> hedui_core::model::Origin {
+        hedui_core::model::Origin::new(self.table.file_name.clone(), self.line)
+    }
+
+    /// The raw cell under `header` (checked present by [`Table::parse`]).
+    pub fn cell(&self, header: &str) -> &str {
+        self.rec.get(self.table.col(header)).unwrap_or("")
+    }
+
+    /// The trimmed cell under `header`.
+    pub fn text(&self, header: &str) -> String {
+        self.cell(header).trim().to_string()
+    }
+
+    /// Parses the cell under `header`, or quarantines the row naming the field.
+    pub fn parse<T>(&self, header: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Quarantined> {
+        let raw = self.cell(header);
+        f(raw).map_err(|reason| Quarantined { file: self.table.file_name.clone(), line: self.line, field: header.to_string(), raw_value: raw.to_string(), reason })
+    }
+}
+
+/// A record key must not be empty.
+pub fn non_empty(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        Err("empty record key".to_string())
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// Reads one delimited file of a file-delivered source: decodes it, records
+/// the audit line, checks the columns, counts its rows, notes an empty file
+/// and quarantines rows whose field count is wrong. A GBK source handed a
+/// UTF-8 file is told so (it would otherwise decode as garbage or "missing
+/// columns").
+pub fn read_table(cx: &SourceContext, code: &str, path: &Path, encoding: TextEncoding, delimiter: u8, required: &[&str], out: &mut SourceOutput) -> Result<Table, SourceError> {
+    let utf8_instead_of_gbk = || encoding == TextEncoding::Gbk && looks_like_utf8(path);
+    let text = match read_text(path, encoding) {
+        Err(SourceError::BadFile { .. }) if utf8_instead_of_gbk() => return Err(utf8_not_gbk(path)),
+        other => other?,
+    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    cx.audit.record(AuditEvent::new(code, "file_read", file_name));
+    out.stats.files += 1;
+    let table = match Table::parse(path, &text, delimiter, required) {
+        Err(SourceError::MissingColumns { .. }) if utf8_instead_of_gbk() => return Err(utf8_not_gbk(path)),
+        other => other?,
+    };
+    out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
+    if table.rows.is_empty() && table.malformed.is_empty() {
+        out.notes.push(format!("{code}/{} had no data rows", table.file_name));
+    }
+    Ok(table)
+}
+
+/// Turns every row of `table` into records with `read` (which pushes them into
+/// `out.records`); rows it refuses, and rows of the wrong width, are
+/// quarantined in line order.
+pub fn read_rows(table: &Table, out: &mut SourceOutput, mut read: impl FnMut(&Row, &mut hedui_core::model::Records) -> Result<(), Quarantined>) {
+    let mut quarantine: Vec<Quarantined> = table
+        .malformed
+        .iter()
+        .map(|(line, why)| Quarantined { file: table.file_name.clone(), line: *line, field: String::new(), raw_value: String::new(), reason: why.clone() })
+        .collect();
+    for (line, rec) in &table.rows {
+        let row = Row { table, line: *line, rec };
+        if let Err(q) = read(&row, &mut out.records) {
+            quarantine.push(q);
+        }
+    }
+    quarantine.sort_by_key(|q| q.line);
+    out.quarantine.extend(quarantine);
+}
+
+/// Whether the file is non-ASCII text that is valid UTF-8.
+fn looks_like_utf8(path: &Path) -> bool {
+    std::fs::read(path).map(|b| !b.is_ascii() && std::str::from_utf8(&b).is_ok()).unwrap_or(false)
+}
+
+/// The error for a UTF-8 file where GBK is expected.
+fn utf8_not_gbk(path: &Path) -> SourceError {
+    SourceError::BadFile {
+        path: path.to_path_buf(),
+        message: "not GBK text: the file is UTF-8 — ask the department for GBK, or set encoding = \"utf8\" for this source".into(),
     }
 }
 

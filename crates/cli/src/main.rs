@@ -11,7 +11,6 @@
 //!   the simulator's data, and the expected verdicts and discrepancies).
 
 mod progress;
-mod registry;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +20,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use hedui_batch::{RunOutcome, RunRequest};
+use hedui_cli::registry;
 
 #[derive(Parser)]
 #[command(name = "hedui", version, about = "核对 — verifies the economic status of social-assistance households")]

@@ -7,27 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use hedui_adapter::{NoProgress, Registry};
+use hedui_adapter::NoProgress;
 use hedui_batch::RunRequest;
-use hedui_core::model::Roster;
 use hedui_simulator::{Endpoint, SimConfig};
 
-fn registry() -> Registry {
-    let mut r = Registry::new();
-    r.register(hedui_public_security::TYPE_NAME, hedui_public_security::factory)
-        .register(hedui_hr_social_security::TYPE_NAME, hedui_hr_social_security::factory)
-        .register(hedui_health::TYPE_NAME, hedui_health::factory)
-        .register(hedui_market_regulation::TYPE_NAME, hedui_market_regulation::factory)
-        .register(hedui_banking::TYPE_NAME, hedui_banking::factory)
-        .register(hedui_education::TYPE_NAME, hedui_education::factory)
-        .register(hedui_housing::TYPE_NAME, hedui_housing::factory)
-        .register(hedui_disability::TYPE_NAME, hedui_disability::factory);
-    r
-}
-
-fn load_roster(dir: &Path) -> Result<Roster, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(hedui_civil_affairs::load_roster(dir)?)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_households_are_never_sent_to_any_department() {
@@ -79,7 +62,7 @@ async fn unauthorized_households_are_never_sent_to_any_department() {
             ("sources.education.key".into(), "edu-test-key".into()),
         ],
     };
-    let outcome = hedui_batch::run(&req, &registry(), load_roster, Arc::new(NoProgress)).await.unwrap();
+    let outcome = hedui_batch::run(&req, &hedui_cli::registry::all(), hedui_cli::registry::load_roster, Arc::new(NoProgress)).await.unwrap();
     assert_eq!(outcome.exit_code, 0);
 
     let hr = sim.asked(Endpoint::Hr);
