@@ -214,7 +214,7 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
         failed: HashSet<String>,
         seconds: f64,
     }
-    let fetched: Vec<Fetched> = fetched
+    let mut fetched: Vec<Fetched> = fetched
         .into_iter()
         .map(|(cfg, kinds, persons, result, seconds)| {
             let (output, error) = match result {
@@ -228,17 +228,23 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
             Fetched { cfg, kinds, persons, output, error, failed, seconds }
         })
         .collect();
+    // The records are handed over to the engine, not copied: at a province's
+    // scale they are most of the memory.
     let inputs: Vec<SourceInput> = fetched
-        .iter()
-        .map(|f| SourceInput { code: &f.cfg.code, kinds: f.kinds, available: f.error.is_none(), failed_persons: &f.failed, records: &f.output.records })
+        .iter_mut()
+        .map(|f| {
+            let Fetched { cfg, kinds, output, error, failed, .. } = f;
+            let records = std::borrow::Cow::Owned(std::mem::take(&mut output.records));
+            let (cfg, failed): (&hedui_adapter::SourceConfig, &HashSet<String>) = (cfg, failed);
+            SourceInput { code: &cfg.code, kinds, available: error.is_none(), failed_persons: failed, records }
+        })
         .collect();
     let t_rules = Instant::now();
     let households = roster.households.len() as u64;
     progress.update("rules", 0, households);
-    let result: EngineOutput = engine::verify(&roster, &settings.policy, req.as_of, &inputs).map_err(|e| RunError::Usage(e.to_string()))?;
+    let result: EngineOutput = engine::verify(&roster, &settings.policy, req.as_of, inputs).map_err(|e| RunError::Usage(e.to_string()))?;
     let rules_seconds = t_rules.elapsed().as_secs_f64();
     progress.update("rules", households, households);
-    drop(inputs);
 
     let mut reports = Vec::new();
     let mut quarantine: Vec<(String, Quarantined)> = Vec::new();

@@ -167,9 +167,9 @@ impl World {
         let none = Records::default();
         let inputs: Vec<SourceInput> = DEPTS
             .iter()
-            .map(|(code, kinds)| SourceInput { code, kinds, available: !self.unavailable.contains(code), failed_persons: &empty, records: self.records.get(code).unwrap_or(&none) })
+            .map(|(code, kinds)| SourceInput { code, kinds, available: !self.unavailable.contains(code), failed_persons: &empty, records: std::borrow::Cow::Borrowed(self.records.get(code).unwrap_or(&none)) })
             .collect();
-        verify(&self.roster, &policy(&self.rules), self.as_of, &inputs).unwrap()
+        verify(&self.roster, &policy(&self.rules), self.as_of, inputs).unwrap()
     }
 }
 

@@ -1128,8 +1128,8 @@ mod tests {
         };
         let none = std::collections::HashSet::new();
         let worker = std::thread::Builder::new().stack_size(256 << 10).spawn(move || {
-            let inputs = [SourceInput { code: "public_security", kinds: &[RecordKind::Registry, RecordKind::Vehicle], available: true, failed_persons: &none, records: &vehicles }];
-            verify(&roster, &policy, d("2026-11-26"), &inputs).unwrap()
+            let inputs = [SourceInput { code: "public_security", kinds: &[RecordKind::Registry, RecordKind::Vehicle], available: true, failed_persons: &none, records: std::borrow::Cow::Borrowed(&vehicles) }];
+            verify(&roster, &policy, d("2026-11-26"), inputs.into()).unwrap()
         });
         let out = worker.unwrap().join().expect("verify ran on a 256 KiB stack");
         assert_eq!(out.verdicts[0].reason_codes(), "MEMBER_NOT_IN_REGISTRY;VEHICLE_OWNED");

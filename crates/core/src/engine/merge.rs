@@ -67,7 +67,7 @@ pub(crate) enum Turned {
 /// Admits `records` of source `si`; returns what passed and what was turned
 /// away (for the caller to report).
 pub(crate) fn admit<T: CanonRecord>(
-    records: &[T],
+    records: Vec<T>,
     si: usize,
     dates: &BatchDates,
     index: &RosterIndex,
@@ -81,14 +81,14 @@ pub(crate) fn admit<T: CanonRecord>(
             Ok(id) => id,
             Err(_) => {
                 counts.quarantined += 1;
-                turned.push((Turned::Invalid { id_text: rec.raw_id().trim().to_string() }, rec.clone()));
+                turned.push((Turned::Invalid { id_text: rec.raw_id().trim().to_string() }, rec));
                 continue;
             }
         };
         let id = id.as_str().to_string();
         if !index.person_households.contains_key(&id) {
             counts.unrequested += 1;
-            turned.push((Turned::Unrequested { id }, rec.clone()));
+            turned.push((Turned::Unrequested { id }, rec));
             continue;
         }
         if index.first_user(&id, si).is_none() {
@@ -99,7 +99,7 @@ pub(crate) fn admit<T: CanonRecord>(
             counts.after_as_of += 1;
             continue;
         }
-        out.push(Admitted { src: si, id, rec: rec.clone() });
+        out.push(Admitted { src: si, id, rec });
     }
     out
 }

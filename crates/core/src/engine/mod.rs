@@ -31,6 +31,7 @@ use crate::rules::{Discrepancy, DiscrepancyCode, Explanation, Verdict};
 use crate::window::BatchDates;
 
 /// One source's contribution to a batch.
+#[derive(Clone)]
 pub struct SourceInput<'a> {
     /// Department code.
     pub code: &'a str,
@@ -40,7 +41,9 @@ pub struct SourceInput<'a> {
     pub available: bool,
     /// Persons whose requests failed after retries.
     pub failed_persons: &'a HashSet<String>,
-    pub records: &'a Records,
+    /// Owned when the caller hands its records over (the batch: no copy of
+    /// tens of millions of rows); borrowed in tests.
+    pub records: std::borrow::Cow<'a, Records>,
 }
 
 /// Everything a batch decides.
@@ -159,7 +162,7 @@ impl Ctx<'_> {
 }
 
 /// Verifies every household of `roster` as of `as_of`.
-pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: &[SourceInput]) -> Result<EngineOutput, PolicyError> {
+pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: Vec<SourceInput>) -> Result<EngineOutput, PolicyError> {
     let dates = BatchDates::new(as_of);
     let params = policy.parameters_on(as_of)?;
     let states: Vec<SourceState> = sources.iter().map(|s| SourceState { code: s.code, available: s.available, failed_persons: s.failed_persons }).collect();
@@ -176,10 +179,10 @@ pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: &[Sou
         conflicts: HashSet::new(),
     };
     let mut counts = Vec::new();
-    for (si, s) in sources.iter().enumerate() {
+    for (si, s) in sources.into_iter().enumerate() {
         let mut c = RecordCounts::default();
         if s.available {
-            ingest(&mut cx, si, s.records, &mut c);
+            ingest(&mut cx, si, s.records.into_owned(), &mut c);
         }
         counts.push((s.code.to_string(), c));
     }
@@ -198,8 +201,8 @@ pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: &[Sou
 
 /// Admits, deduplicates and indexes one source's records, reporting what it
 /// turned away.
-fn ingest(cx: &mut Ctx, si: usize, records: &Records, c: &mut RecordCounts) {
-    fn gate<T: CanonRecord>(cx: &mut Ctx, si: usize, recs: &[T], c: &mut RecordCounts) -> Vec<Admitted<T>> {
+fn ingest(cx: &mut Ctx, si: usize, records: Records, c: &mut RecordCounts) {
+    fn gate<T: CanonRecord>(cx: &mut Ctx, si: usize, recs: Vec<T>, c: &mut RecordCounts) -> Vec<Admitted<T>> {
         let mut turned = Vec::new();
         let admitted = admit(recs, si, &cx.dates, &cx.index, c, &mut turned);
         let code = cx.codes[si];
@@ -219,7 +222,7 @@ fn ingest(cx: &mut Ctx, si: usize, records: &Records, c: &mut RecordCounts) {
     }
     macro_rules! simple {
         ($field:ident) => {{
-            let admitted = gate(cx, si, &records.$field, c);
+            let admitted = gate(cx, si, records.$field, c);
             for r in dedupe(admitted, c) {
                 cx.persons.entry(r.id.clone()).or_default().$field.push(r);
             }
@@ -232,20 +235,20 @@ fn ingest(cx: &mut Ctx, si: usize, records: &Records, c: &mut RecordCounts) {
     simple!(properties);
     simple!(disability);
     {
-        let admitted = gate(cx, si, &records.medical_visits, c);
+        let admitted = gate(cx, si, records.medical_visits, c);
         for r in dedupe(admitted, c) {
             cx.persons.entry(r.id.clone()).or_default().visits.push(r);
         }
     }
     {
-        let admitted = gate(cx, si, &records.bank_balances, c);
+        let admitted = gate(cx, si, records.bank_balances, c);
         for r in dedupe(admitted, c) {
             cx.persons.entry(r.id.clone()).or_default().balances.push(r);
         }
     }
     // HR and education: the reply about a person is one record; several
     // replies about one person merge item by item.
-    let hr = gate(cx, si, &records.hr, c);
+    let hr = gate(cx, si, records.hr, c);
     for (id, replies) in group_by_person(hr) {
         c.used += 1;
         c.duplicates += replies.len() as u64 - 1;
@@ -255,7 +258,7 @@ fn ingest(cx: &mut Ctx, si: usize, records: &Records, c: &mut RecordCounts) {
         }
         cx.persons.entry(id).or_default().hr.push((si, merged));
     }
-    let edu = gate(cx, si, &records.education, c);
+    let edu = gate(cx, si, records.education, c);
     for (id, replies) in group_by_person(edu) {
         c.used += 1;
         c.duplicates += replies.len() as u64 - 1;
