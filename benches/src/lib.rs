@@ -99,10 +99,13 @@ pub fn fetch(source: &dyn Source, cx: &SourceContext) -> SourceOutput {
     rt.block_on(source.fetch(cx)).expect("source reads")
 }
 
+/// One source's output with its code and the record kinds it declares.
+pub type Fetched = (String, SourceOutput, &'static [hedui_core::model::RecordKind]);
+
 /// Everything the engine needs for the world: the roster and every
 /// source's output (HR and education through the simulated departments,
 /// without rate limits).
-pub fn all_sources(world: &Path, scratch: &Path) -> (Roster, Vec<(String, SourceOutput, &'static [hedui_core::model::RecordKind])>) {
+pub fn all_sources(world: &Path, scratch: &Path) -> (Roster, Vec<Fetched>) {
     let roster = hedui_civil_affairs::load_roster(&world.join("inbox/roster")).expect("roster");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let cfg = hedui_simulator::SimConfig { education_calls_per_s: None, education_max_in_flight: None, ..Default::default() };
