@@ -105,6 +105,10 @@ pub fn mask_name(name: &str) -> String {
 /// Step one of §2, before validation: trim Unicode whitespace, NFKC, upper-case `x`.
 pub fn normalize_id_text(raw: &str) -> String {
     let trimmed = raw.trim_matches(|c: char| c.is_whitespace());
+    if trimmed.is_ascii() {
+        // NFKC leaves ASCII unchanged; almost every delivered ID takes this path.
+        return trimmed.replace('x', "X");
+    }
     trimmed.nfkc().map(|c| if c == 'x' { 'X' } else { c }).collect()
 }
 
