@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::auth::{api_error, Analyst, SignedIn};
-use crate::data::{self, Cursor, DiscrepancyFilter, HouseholdFilter, PAGE_SIZE};
+use crate::data::{self, DiscrepancyFilter, HouseholdFilter, ListQuery};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,32 +43,6 @@ fn csrf_ok(headers: &HeaderMap, s: &crate::auth::Session) -> bool {
     headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).is_some_and(|t| s.csrf_ok(t))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ApiQuery {
-    pub department: Option<String>,
-    pub code: Option<String>,
-    pub county: Option<String>,
-    pub status: Option<String>,
-    pub household: Option<String>,
-    pub verdict: Option<String>,
-    pub program: Option<String>,
-    pub reason: Option<String>,
-    pub q: Option<String>,
-    pub kind: Option<String>,
-    pub after: Option<String>,
-    pub before: Option<String>,
-    pub limit: Option<i64>,
-}
-
-impl ApiQuery {
-    fn cursor(&self) -> Cursor {
-        Cursor { after: self.after.clone().filter(|s| !s.is_empty()), before: self.before.clone().filter(|s| !s.is_empty()) }
-    }
-    fn limit(&self) -> i64 {
-        self.limit.unwrap_or(PAGE_SIZE).clamp(1, 500)
-    }
-}
-
 async fn me(SignedIn(s): SignedIn) -> Response {
     Json(serde_json::json!({ "user": s.user, "csrf_token": s.csrf })).into_response()
 }
@@ -98,7 +72,7 @@ async fn dashboard(State(state): State<AppState>, Analyst(_s): Analyst, Path(run
     }
 }
 
-async fn changes(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ApiQuery>) -> Response {
+async fn changes(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ListQuery>) -> Response {
     match data::run(state.store(), &run).await {
         Ok(Some(_)) => {}
         Ok(None) => return not_found(),
@@ -111,7 +85,7 @@ async fn changes(State(state): State<AppState>, Analyst(_s): Analyst, Path(run):
     }
 }
 
-async fn households(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ApiQuery>) -> Response {
+async fn households(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ListQuery>) -> Response {
     match data::run(state.store(), &run).await {
         Ok(Some(_)) => {}
         Ok(None) => return not_found(),
@@ -132,7 +106,7 @@ async fn household(State(state): State<AppState>, Analyst(_s): Analyst, Path((ru
     }
 }
 
-async fn discrepancies(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ApiQuery>) -> Response {
+async fn discrepancies(State(state): State<AppState>, Analyst(_s): Analyst, Path(run): Path<String>, Query(q): Query<ListQuery>) -> Response {
     match data::run(state.store(), &run).await {
         Ok(Some(_)) => {}
         Ok(None) => return not_found(),

@@ -276,6 +276,40 @@ pub struct Cursor {
     pub before: Option<String>,
 }
 
+/// Query parameters of the list pages and their API twins (each handler reads
+/// the ones it knows).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub department: Option<String>,
+    pub code: Option<String>,
+    pub county: Option<String>,
+    pub status: Option<String>,
+    pub household: Option<String>,
+    pub verdict: Option<String>,
+    pub program: Option<String>,
+    pub reason: Option<String>,
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    /// Pages: the review just saved (a confirmation banner).
+    pub saved: Option<String>,
+    /// API: page size (1–500, default [`PAGE_SIZE`]).
+    pub limit: Option<i64>,
+}
+
+impl ListQuery {
+    /// The paging cursor (empty strings mean none).
+    pub fn cursor(&self) -> Cursor {
+        Cursor { after: self.after.clone().filter(|s| !s.is_empty()), before: self.before.clone().filter(|s| !s.is_empty()) }
+    }
+
+    /// The API's page size.
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(PAGE_SIZE).clamp(1, 500)
+    }
+}
+
 /// A WHERE clause under construction with its binds (`$n` numbered in order).
 struct Where {
     sql: String,

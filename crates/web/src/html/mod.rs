@@ -218,6 +218,19 @@ pub fn labelled(label: &str, code: &str) -> Markup {
     }
 }
 
+/// The `<head>` every page shares: inline CSS and icon, nothing fetched.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width,initial-scale=1";
+            title { (title) " · hedui" }
+            link rel="icon" href=(FAVICON);
+            style { (PreEscaped(CSS)) }
+        }
+    }
+}
+
 /// The page frame: top bar with navigation, user and language switch.
 pub fn layout(ctx: &Ctx, nav: Nav, title: &str, body: Markup) -> Markup {
     let lang = ctx.lang;
@@ -225,13 +238,7 @@ pub fn layout(ctx: &Ctx, nav: Nav, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.html_lang()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width,initial-scale=1";
-                title { (title) " · hedui" }
-                link rel="icon" href=(FAVICON);
-                style { (PreEscaped(CSS)) }
-            }
+            (head(title))
             body {
                 header.top {
                     a.brand href="/" { (lang.t("hedui 核对工作台", "hedui workbench")) }
@@ -283,13 +290,7 @@ pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.html_lang()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width,initial-scale=1";
-                title { (title) " · hedui" }
-                link rel="icon" href=(FAVICON);
-                style { (PreEscaped(CSS)) }
-            }
+            (head(title))
             body { (body) }
         }
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::charts::{self, Bar, TrendColumn};
 use super::*;
 use crate::auth::{self, Analyst, SignedIn};
-use crate::data::{self, Cursor, DiscrepancyFilter, HouseholdFilter, Page, PAGE_SIZE, REVIEW_STATUSES};
+use crate::data::{self, DiscrepancyFilter, HouseholdFilter, ListQuery, Page, PAGE_SIZE, REVIEW_STATUSES};
 use crate::i18n::{self, Lang};
 use crate::AppState;
 
@@ -21,30 +21,6 @@ fn redirect(to: &str) -> Response {
 
 fn path_and_query(uri: &Uri) -> String {
     uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
-}
-
-/// Query parameters of the list pages (each page reads the ones it knows).
-#[derive(Debug, Default, Deserialize)]
-pub struct ListQuery {
-    pub department: Option<String>,
-    pub code: Option<String>,
-    pub county: Option<String>,
-    pub status: Option<String>,
-    pub household: Option<String>,
-    pub verdict: Option<String>,
-    pub program: Option<String>,
-    pub reason: Option<String>,
-    pub q: Option<String>,
-    pub kind: Option<String>,
-    pub after: Option<String>,
-    pub before: Option<String>,
-    pub saved: Option<String>,
-}
-
-impl ListQuery {
-    fn cursor(&self) -> Cursor {
-        Cursor { after: self.after.clone().filter(|s| !s.is_empty()), before: self.before.clone().filter(|s| !s.is_empty()) }
-    }
 }
 
 #[derive(Debug, Deserialize)]
