@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use encoding_rs::EncoderResult;
 use hedui_adapter::files::{self, TextEncoding};
 use hedui_adapter::{text, AuditEvent, PersonRequest, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{BankBalance, Currency, Origin, RecordKind};
+use hedui_core::model::{BankBalance, Currency, FileName, Origin, RecordKind, Text};
 use serde::Deserialize;
 
 /// Registry name of this adapter.
@@ -271,7 +271,7 @@ pub fn parse_response(path: &Path, bytes: &[u8], out: &mut SourceOutput) -> Resu
         return Err(bad_file(path, "encoded in UTF-8, but banking responses must be GBK: ask the exchange to resend the file in GBK"));
     }
     let text = files::decode(path, bytes, TextEncoding::Gbk)?;
-    let file = file_name(path);
+    let file: FileName = file_name(path).into();
 
     let mut cols: Option<Columns> = None;
     let mut trailer: Option<u64> = None;
@@ -352,7 +352,7 @@ pub fn parse_currency(raw: &str) -> Result<Currency, String> {
     }
 }
 
-fn parse_record(file: &str, line_no: u64, line: &str, cols: &Columns) -> Result<BankBalance, Quarantined> {
+fn parse_record(file: &FileName, line_no: u64, line: &str, cols: &Columns) -> Result<BankBalance, Quarantined> {
     let fields: Vec<&str> = line.split('|').collect();
     let width = cols.width;
     if fields.len() != width {
@@ -373,17 +373,17 @@ fn parse_record(file: &str, line_no: u64, line: &str, cols: &Columns) -> Result<
         if v.is_empty() {
             Err(q(k)(format!("required field {} is empty", RESPONSE_COLUMNS[k])))
         } else {
-            Ok(v.to_string())
+            Ok(Text::from(v))
         }
     };
     Ok(BankBalance {
-        origin: Origin::new(file, line_no),
+        origin: Origin::new(file.clone(), line_no),
         // ID and name raw (a `?` in a name stands for a character GBK lacks).
-        id_raw: at(1).to_string(),
-        name: at(2).to_string(),
+        id_raw: at(1).into(),
+        name: at(2).into(),
         institution: required(3)?,
         account: required(4)?,
-        account_type: at(5).trim().to_string(),
+        account_type: at(5).trim().into(),
         currency: parse_currency(at(6)).map_err(q(6))?,
         balance_cents: text::parse_yuan(at(7)).map_err(q(7))?,
         balance_date: text::parse_date(at(8)).map_err(q(8))?,

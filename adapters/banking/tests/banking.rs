@@ -50,7 +50,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 fn at<'a>(b: &'a [BankBalance], file: &str, line: u64) -> &'a BankBalance {
-    b.iter().find(|r| r.origin.file == file && r.origin.line == line).unwrap_or_else(|| panic!("no balance from {file} line {line}"))
+    b.iter().find(|r| *r.origin.file == *file && r.origin.line == line).unwrap_or_else(|| panic!("no balance from {file} line {line}"))
 }
 
 async fn fetch(folder: &str) -> (Result<SourceOutput, SourceError>, SourceContext, tempfile::TempDir) {
@@ -105,7 +105,7 @@ async fn writes_the_request_and_reads_complete_responses() {
 
     // Records of both files, in name order then line order.
     let b = &out.records.bank_balances;
-    let lines: Vec<(&str, u64)> = b.iter().map(|r| (r.origin.file.as_str(), r.origin.line)).collect();
+    let lines: Vec<(&str, u64)> = b.iter().map(|r| (r.origin.file.as_ref(), r.origin.line)).collect();
     assert_eq!(
         lines,
         [

@@ -171,8 +171,8 @@ pub fn load_roster(dir: &Path) -> Result<Roster, RosterError> {
             roster.members.push(Member {
                 line: *line,
                 household_id,
-                id_raw: row.cell("id_number").to_string(),
-                name: row.cell("name").to_string(),
+                id_raw: row.cell("id_number").into(),
+                name: row.cell("name").into(),
                 relation: row.cell("relation").trim().to_string(),
             });
         }
@@ -322,7 +322,7 @@ fn household(row: &Row, known: &mut BTreeMap<String, u64>, problems: &mut Proble
         program: program?,
         county_code: row.cell("county_code").trim().to_string(),
         area_type: area_type?,
-        head_id_raw: row.cell("head_id").to_string(),
+        head_id_raw: row.cell("head_id").into(),
         declared_monthly_income_fen: income?,
         declared_financial_assets_fen: assets?,
         declared_vehicle_count: vehicles?,

@@ -81,8 +81,8 @@ fn certificate(row: &Row) -> Result<DisabilityCert, Quarantined> {
     Ok(DisabilityCert {
         origin: row.origin(),
         certificate_no: row.parse("残疾证号", non_empty)?,
-        id_raw: row.cell("身份证号").to_string(),
-        name: row.cell("姓名").to_string(),
+        id_raw: row.cell("身份证号").into(),
+        name: row.cell("姓名").into(),
         category: row.parse("残疾类别", |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
         level: row.parse("残疾等级", parse_level)?,
         valid_until: row.parse("有效期至", text::parse_date)?,

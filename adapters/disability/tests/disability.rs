@@ -38,7 +38,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 async fn quirks_are_read_or_quarantined() {
     let out = check_source_compliance(source("quirks").as_ref(), &test_context(&fixtures())).await;
     let c = &out.records.disability;
-    let lines: Vec<(&str, u64)> = c.iter().map(|r| (r.origin.file.as_str(), r.origin.line)).collect();
+    let lines: Vec<(&str, u64)> = c.iter().map(|r| (r.origin.file.as_ref(), r.origin.line)).collect();
     assert_eq!(
         lines,
         [

@@ -29,7 +29,7 @@ use hedui_adapter::text::parse_date;
 use hedui_adapter::{
     AuditEvent, PersonRequest, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput,
 };
-use hedui_core::model::{Aid, EducationReply, Enrollment, Origin, RecordKind};
+use hedui_core::model::{Aid, EducationReply, Enrollment, Origin, RecordKind, Text};
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 
@@ -190,10 +190,10 @@ fn bad(field: impl Into<String>, raw: &Value, reason: impl Into<String>) -> Bad 
     Bad { field: field.into(), raw, reason: reason.into() }
 }
 
-fn text(obj: &Value, field: &str, path: &str, required: bool) -> Result<String, Bad> {
+fn text(obj: &Value, field: &str, path: &str, required: bool) -> Result<Text, Bad> {
     match obj.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        None | Some(Value::Null) if !required => Ok(String::new()),
+        Some(Value::String(s)) => Ok(Text::from(s.as_str())),
+        None | Some(Value::Null) if !required => Ok(Text::default()),
         None | Some(Value::Null) => Err(bad(path, &Value::Null, format!("{path} is missing"))),
         Some(v) => Err(bad(path, v, format!("{path} is not text"))),
     }

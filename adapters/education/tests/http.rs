@@ -124,8 +124,8 @@ async fn sustains_close_to_twenty_calls_a_second_without_a_429() {
     // In request order, labelled by request number.
     let first = &out.records.education[0];
     assert_eq!(first.id_raw, requests[0].id);
-    assert_eq!(first.origin.file, format!("{TARGET}#1"));
-    assert_eq!(out.records.education[1].origin.file, format!("{TARGET}#3"));
+    assert_eq!(first.origin.file.to_string(), format!("{TARGET}#1"));
+    assert_eq!(out.records.education[1].origin.file.to_string(), format!("{TARGET}#3"));
     assert_eq!(first.enrollments[0].since, NaiveDate::from_ymd_opt(2024, 9, 1).unwrap());
     assert_eq!(first.aid[0].amount_fen, 150000);
 

@@ -18,7 +18,7 @@ use std::path::Path;
 use calamine::{open_workbook, Data, Range, Reader, Xlsx};
 use chrono::NaiveDate;
 use hedui_adapter::{files, text, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{InsuranceEnrollment, MedicalVisit, Origin, RecordKind};
+use hedui_core::model::{format_compact, FileName, InsuranceEnrollment, MedicalVisit, Origin, RecordKind, Text};
 use hedui_core::money::Fen;
 use serde::Deserialize;
 
@@ -158,7 +158,7 @@ pub fn read_workbook(path: &Path, settings: &HealthSettings, out: &mut SourceOut
             format!("missing sheet(s) {missing:?} (sheets found: {names:?}); set visits_sheet / insurance_sheet if the department renamed them"),
         ));
     }
-    let file = file_name(path);
+    let file: FileName = file_name(path).into();
     let visits = book.worksheet_range(&settings.visits_sheet).map_err(|e| bad_file(path, format!("sheet {:?} unreadable: {e}", settings.visits_sheet)))?;
     let insurance =
         book.worksheet_range(&settings.insurance_sheet).map_err(|e| bad_file(path, format!("sheet {:?} unreadable: {e}", settings.insurance_sheet)))?;
@@ -231,7 +231,7 @@ impl Sheet {
             .rows()
             .enumerate()
             .map(move |(i, row)| ((top + i) as u64 + 1, i + top, row))
-            .filter(move |(_, abs, row)| *abs >= first && !row.iter().all(|c| cell_text(c).trim().is_empty()))
+            .filter(move |(_, abs, row)| *abs >= first && !row.iter().all(cell_is_blank))
             .map(|(line, _, row)| (line, row))
     }
 
@@ -253,23 +253,32 @@ impl Cells<'_> {
 }
 
 /// A cell as text: strings as they are, integral numbers without `.0`.
-fn cell_text(c: &Data) -> String {
+fn cell_text(c: &Data) -> Text {
     match c {
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Text::from(s.as_str()),
+        Data::Int(i) => format_compact!("{i}"),
         Data::Float(f) => float_text(*f),
         Data::DateTime(d) => float_text(d.as_f64()),
-        Data::Bool(b) => b.to_string(),
-        Data::Error(e) => format!("#{e:?}"),
-        Data::Empty => String::new(),
+        Data::Bool(b) => format_compact!("{b}"),
+        Data::Error(e) => format_compact!("#{e:?}"),
+        Data::Empty => Text::default(),
     }
 }
 
-fn float_text(f: f64) -> String {
+/// Whether a cell holds nothing but white space (without building its text).
+fn cell_is_blank(c: &Data) -> bool {
+    match c {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn float_text(f: f64) -> Text {
     if f.fract() == 0.0 && f.abs() < 1e17 {
-        format!("{f:.0}")
+        format_compact!("{f:.0}")
     } else {
-        f.to_string()
+        format_compact!("{f}")
     }
 }
 
@@ -335,8 +344,9 @@ fn cell_year(c: &Data) -> Result<i32, String> {
 }
 
 /// A key/label cell: trimmed text that must not be empty.
-fn cell_required(c: &Data) -> Result<String, String> {
-    let t = cell_text(c).trim().to_string();
+fn cell_required(c: &Data) -> Result<Text, String> {
+    let t = cell_text(c);
+    let t = if t.trim().len() == t.len() { t } else { Text::from(t.trim()) };
     if t.is_empty() {
         Err("required field is empty".into())
     } else {
@@ -345,14 +355,14 @@ fn cell_required(c: &Data) -> Result<String, String> {
 }
 
 fn quarantine(file: &str, line: u64, field: &str, cell: &Data, reason: String) -> Quarantined {
-    Quarantined { file: file.to_string(), line, field: field.to_string(), raw_value: cell_text(cell), reason }
+    Quarantined { file: file.to_string(), line, field: field.to_string(), raw_value: cell_text(cell).into(), reason }
 }
 
-fn parse_visit(file: &str, line: u64, cells: &Cells) -> Result<MedicalVisit, Quarantined> {
+fn parse_visit(file: &FileName, line: u64, cells: &Cells) -> Result<MedicalVisit, Quarantined> {
     let at = |k: usize| cells.get(k);
     let q = |k: usize| move |reason: String| quarantine(file, line, VISIT_COLUMNS[k], at(k), reason);
     Ok(MedicalVisit {
-        origin: Origin::new(file, line),
+        origin: Origin::new(file.clone(), line),
         serial: cell_required(at(0)).map_err(q(0))?,
         id_raw: cell_text(at(1)),
         name: cell_text(at(2)),
@@ -363,11 +373,11 @@ fn parse_visit(file: &str, line: u64, cells: &Cells) -> Result<MedicalVisit, Qua
     })
 }
 
-fn parse_enrollment(file: &str, line: u64, cells: &Cells) -> Result<InsuranceEnrollment, Quarantined> {
+fn parse_enrollment(file: &FileName, line: u64, cells: &Cells) -> Result<InsuranceEnrollment, Quarantined> {
     let at = |k: usize| cells.get(k);
     let q = |k: usize| move |reason: String| quarantine(file, line, INSURANCE_COLUMNS[k], at(k), reason);
     Ok(InsuranceEnrollment {
-        origin: Origin::new(file, line),
+        origin: Origin::new(file.clone(), line),
         id_raw: cell_text(at(0)),
         name: cell_text(at(1)),
         insurance_type: cell_required(at(2)).map_err(q(2))?,

@@ -91,7 +91,7 @@ async fn reads_both_sheets_with_every_quirk() {
 
     let ins = &out.records.insurance;
     let lines: Vec<(&str, u64, i32, &str, &str)> =
-        ins.iter().map(|e| (e.origin.file.as_str(), e.origin.line, e.year, e.insurance_type.as_str(), e.status.as_str())).collect();
+        ins.iter().map(|e| (e.origin.file.as_ref(), e.origin.line, e.year, e.insurance_type.as_str(), e.status.as_str())).collect();
     assert_eq!(
         lines,
         [

@@ -81,8 +81,8 @@ fn property(row: &Row) -> Result<Property, Quarantined> {
     Ok(Property {
         origin: row.origin(),
         certificate_no: row.parse("不动产权证号", non_empty)?,
-        owner_id_raw: row.cell("权利人证件号").to_string(),
-        owner_name: row.cell("权利人姓名").to_string(),
+        owner_id_raw: row.cell("权利人证件号").into(),
+        owner_name: row.cell("权利人姓名").into(),
         sharing: row.parse("共有情况", |v| vocab::one_of(v, vocab::PROPERTY_SHARING))?,
         usage: row.parse("用途", |v| vocab::one_of(v, vocab::PROPERTY_USAGE))?,
         area_centi_m2: row.parse("建筑面积", parse_area)?,

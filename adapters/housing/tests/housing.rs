@@ -34,7 +34,7 @@ async fn quirks_are_read_or_quarantined() {
     let out = check_source_compliance(source(Some("quirks")).as_ref(), &test_context(&fixtures())).await;
     let p = &out.records.properties;
     // Delivery order: budongchan_01 < budongchan_10 < budongchan_9 byte-wise.
-    let origins: Vec<(&str, u64)> = p.iter().map(|r| (r.origin.file.as_str(), r.origin.line)).collect();
+    let origins: Vec<(&str, u64)> = p.iter().map(|r| (r.origin.file.as_ref(), r.origin.line)).collect();
     assert_eq!(
         origins,
         [

@@ -35,7 +35,7 @@ use hedui_adapter::{
     AuditEvent, PersonRequest, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput,
 };
 use hedui_core::identity::parse_id;
-use hedui_core::model::{Contribution, HrReply, MonthlyPayment, Origin, RecordKind};
+use hedui_core::model::{Contribution, FileName, HrReply, MonthlyPayment, Origin, RecordKind, Text};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
@@ -270,25 +270,29 @@ fn bad(field: impl Into<String>, raw: &Value, reason: impl Into<String>) -> Bad 
     Bad { field: field.into(), raw, reason: reason.into() }
 }
 
-fn text(obj: &Value, field: &str, path: &str, required: bool) -> Result<String, Bad> {
+// The JSON paths in error messages (`contributions[3].month`) are built
+// only when a field is bad: `path` is called on the error path alone, so
+// reading millions of good items allocates nothing for them.
+
+fn text(obj: &Value, field: &str, path: impl Fn() -> String, required: bool) -> Result<Text, Bad> {
     match obj.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        None | Some(Value::Null) if !required => Ok(String::new()),
-        None | Some(Value::Null) => Err(bad(path, &Value::Null, format!("{path} is missing"))),
-        Some(v) => Err(bad(path, v, format!("{path} is not text"))),
+        Some(Value::String(s)) => Ok(Text::from(s.as_str())),
+        None | Some(Value::Null) if !required => Ok(Text::default()),
+        None | Some(Value::Null) => Err(bad(path(), &Value::Null, format!("{} is missing", path()))),
+        Some(v) => Err(bad(path(), v, format!("{} is not text", path()))),
     }
 }
 
-fn fen(obj: &Value, field: &str, path: &str) -> Result<i64, Bad> {
+fn fen(obj: &Value, field: &str, path: impl Fn() -> String) -> Result<i64, Bad> {
     let v = obj.get(field).unwrap_or(&Value::Null);
-    v.as_i64().ok_or_else(|| bad(path, v, format!("{path} is not a whole number of fen")))
+    v.as_i64().ok_or_else(|| bad(path(), v, format!("{} is not a whole number of fen", path())))
 }
 
-fn month(obj: &Value, path: &str) -> Result<NaiveDate, Bad> {
+fn month(obj: &Value, path: impl Fn() -> String) -> Result<NaiveDate, Bad> {
     let v = obj.get("month").unwrap_or(&Value::Null);
     match v {
-        Value::String(s) => parse_month(s).map_err(|e| bad(path, v, e)),
-        _ => Err(bad(path, v, format!("{path} is not a month (YYYY-MM)"))),
+        Value::String(s) => parse_month(s).map_err(|e| bad(path(), v, e)),
+        _ => Err(bad(path(), v, format!("{} is not a month (YYYY-MM)", path()))),
     }
 }
 
@@ -306,8 +310,8 @@ fn payments(obj: &Value, field: &str) -> Result<Vec<MonthlyPayment>, Bad> {
         .enumerate()
         .map(|(i, p)| {
             Ok(MonthlyPayment {
-                month: month(p, &format!("{field}[{i}].month"))?,
-                amount_fen: fen(p, "amount_fen", &format!("{field}[{i}].amount_fen"))?,
+                month: month(p, || format!("{field}[{i}].month"))?,
+                amount_fen: fen(p, "amount_fen", || format!("{field}[{i}].amount_fen"))?,
             })
         })
         .collect()
@@ -318,18 +322,18 @@ fn parse_result(v: &Value, origin: Origin) -> Result<HrReply, Bad> {
     if !v.is_object() {
         return Err(bad("", v, "result is not a JSON object"));
     }
-    let id_raw = text(v, "id_number", "id_number", true)?;
-    let name = text(v, "name", "name", false)?;
+    let id_raw = text(v, "id_number", || "id_number".into(), true)?;
+    let name = text(v, "name", || "name".into(), false)?;
     let contributions = list(v, "contributions")?
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let p = |f: &str| format!("contributions[{i}].{f}");
+            let p = |f: &'static str| move || format!("contributions[{i}].{f}");
             Ok(Contribution {
-                month: month(c, &p("month"))?,
-                employer_code: text(c, "employer_code", &p("employer_code"), true)?,
-                employer_type: text(c, "employer_type", &p("employer_type"), true)?,
-                base_fen: fen(c, "base_fen", &p("base_fen"))?,
+                month: month(c, p("month"))?,
+                employer_code: text(c, "employer_code", p("employer_code"), true)?,
+                employer_type: text(c, "employer_type", p("employer_type"), true)?,
+                base_fen: fen(c, "base_fen", p("base_fen"))?,
             })
         })
         .collect::<Result<_, Bad>>()?;
@@ -393,8 +397,9 @@ impl Source for HrSource {
                     // Requested IDs of this batch, to mark the person of an unreadable result.
                     let asked: HashSet<&str> = batch.iter().map(|p| p.id.as_str()).collect();
                     let label = format!("{TARGET}#{}", b + 1);
+                    let origin_file: FileName = label.as_str().into();
                     for (i, v) in results.iter().enumerate() {
-                        match parse_result(v, Origin::new(label.clone(), i as u64 + 1)) {
+                        match parse_result(v, Origin::new(origin_file.clone(), i as u64 + 1)) {
                             Ok(r) => out.records.hr.push(r),
                             Err(bad) => {
                                 if let Some(id) = v.get("id_number").and_then(Value::as_str) {

@@ -126,7 +126,7 @@ async fn pages_through_ten_thousand_persons_retrying_every_injected_fault() {
 
     // Delivery order: batch 1 first, its results in page order.
     let first = &out.records.hr[0];
-    assert_eq!(first.origin.file, format!("{TARGET}#1"));
+    assert_eq!(first.origin.file.to_string(), format!("{TARGET}#1"));
     assert_eq!(first.origin.line, 1);
     assert_eq!(first.id_raw, legacy_form(&requests[0].id), "IDs are carried as HR returned them");
     assert_eq!(out.records.hr[1].origin.line, 2);
@@ -134,7 +134,7 @@ async fn pages_through_ten_thousand_persons_retrying_every_injected_fault() {
     assert_eq!(first.contributions[0].month, NaiveDate::from_ymd_opt(2026, 9, 1).unwrap());
     assert_eq!(out.records.hr[1].id_raw, extra_ids[0], "the extra comes right after the person it hangs on");
     let last = out.records.hr.last().unwrap();
-    assert_eq!(last.origin.file, format!("{TARGET}#50"));
+    assert_eq!(last.origin.file.to_string(), format!("{TARGET}#50"));
     assert_eq!(last.id_raw, requests[9_999].id);
     // Every extra (a stranger nobody asked about) comes back as a record.
     for x in &extra_ids {
@@ -255,8 +255,8 @@ async fn a_failed_batch_marks_only_its_persons_unavailable() {
     assert_eq!(out.failed_persons.len(), 600);
     assert_eq!(out.records.hr.len() + out.failed_persons.len(), 2000 + 2 - extras_in_failed(&out, &requests));
     assert!(out.notes[0].starts_with("6 of 20 HR requests failed"), "{:?}", out.notes);
-    let failed: std::collections::BTreeSet<&String> = out.failed_persons.iter().collect();
-    assert!(out.records.hr.iter().all(|r| !failed.contains(&r.id_raw)));
+    let failed: std::collections::BTreeSet<&str> = out.failed_persons.iter().map(String::as_str).collect();
+    assert!(out.records.hr.iter().all(|r| !failed.contains(r.id_raw.as_str())));
 
     // A malformed request (a person without auth_no) fails its batch: 400, not retried.
     requests[150].auth_no = String::new();

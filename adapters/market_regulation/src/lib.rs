@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use hedui_adapter::{files, text, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
-use hedui_core::model::{BusinessRole, Origin, RecordKind};
+use hedui_core::model::{BusinessRole, FileName, Origin, RecordKind, Text};
 use hedui_core::money;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -122,7 +122,7 @@ fn file_name(path: &Path) -> String {
 pub fn read_file(path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
     let file = File::open(path).map_err(|e| SourceError::Io { path: path.to_path_buf(), source: e })?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let name = file_name(path);
+    let name: FileName = file_name(path).into();
     let mut buf = String::new();
     let mut line_no: u64 = 0;
     loop {
@@ -220,11 +220,11 @@ fn quarantine(file: &str, line: u64, field: &str, raw: &str, reason: String) -> 
 }
 
 /// Parses one non-blank line into a record, or says why it is quarantined.
-pub fn parse_line(file: &str, line_no: u64, line: &str) -> Result<BusinessRole, Quarantined> {
+pub fn parse_line(file: &FileName, line_no: u64, line: &str) -> Result<BusinessRole, Quarantined> {
     let raw: RawLine = serde_json::from_str(line).map_err(|e| diagnose(file, line_no, line, &e))?;
-    let required = |field: &'static str, v: Option<Cow<'_, str>>| -> Result<String, Quarantined> {
+    let required = |field: &'static str, v: Option<Cow<'_, str>>| -> Result<Text, Quarantined> {
         match v {
-            Some(s) if !s.trim().is_empty() => Ok(s.into_owned()),
+            Some(s) if !s.trim().is_empty() => Ok(Text::from(s.as_ref())),
             Some(s) => Err(quarantine(file, line_no, field, &s, format!("required field {field} is empty"))),
             None => Err(quarantine(file, line_no, field, "", format!("required field {field} is missing"))),
         }
@@ -232,11 +232,11 @@ pub fn parse_line(file: &str, line_no: u64, line: &str) -> Result<BusinessRole, 
     // IDs and names raw; labels and keys trimmed.
     let person_id_raw = required("person_id", raw.person_id)?;
     let person_name = required("person_name", raw.person_name)?;
-    let uscc = required("uscc", raw.uscc)?.trim().to_string();
-    let entity_name = required("entity_name", raw.entity_name)?.trim().to_string();
-    let entity_type = required("entity_type", raw.entity_type)?.trim().to_string();
-    let status = required("status", raw.status)?.trim().to_string();
-    let role = required("role", raw.role)?.trim().to_string();
+    let uscc = Text::from(required("uscc", raw.uscc)?.trim());
+    let entity_name = Text::from(required("entity_name", raw.entity_name)?.trim());
+    let entity_type = Text::from(required("entity_type", raw.entity_type)?.trim());
+    let status = Text::from(required("status", raw.status)?.trim());
+    let role = Text::from(required("role", raw.role)?.trim());
     let established_raw = required("established", raw.established)?;
     let established =
         text::parse_date(&established_raw).map_err(|reason| quarantine(file, line_no, "established", &established_raw, reason))?;
@@ -249,7 +249,7 @@ pub fn parse_line(file: &str, line_no: u64, line: &str) -> Result<BusinessRole, 
         ),
     };
     Ok(BusinessRole {
-        origin: Origin::new(file, line_no),
+        origin: Origin::new(file.clone(), line_no),
         uscc,
         entity_name,
         entity_type,
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn parses_a_line_keeping_ids_raw() {
-        let r = parse_line("a.jsonl", 3, GOOD).unwrap();
+        let r = parse_line(&"a.jsonl".into(), 3, GOOD).unwrap();
         assert_eq!(r.person_id_raw, " 52050219800511680x");
         assert_eq!(r.registered_capital_fen, Some(12_345_600));
         assert_eq!(r.origin, Origin::new("a.jsonl", 3));
@@ -302,28 +302,28 @@ mod tests {
     #[test]
     fn capital_empty_absent_null_or_number() {
         let empty = GOOD.replace("\"12.3456\"", "\"\"");
-        assert_eq!(parse_line("a", 1, &empty).unwrap().registered_capital_fen, None);
+        assert_eq!(parse_line(&"a".into(), 1, &empty).unwrap().registered_capital_fen, None);
         let null = GOOD.replace("\"12.3456\"", "null");
-        assert_eq!(parse_line("a", 1, &null).unwrap().registered_capital_fen, None);
+        assert_eq!(parse_line(&"a".into(), 1, &null).unwrap().registered_capital_fen, None);
         let number = GOOD.replace("\"12.3456\"", "50");
-        assert_eq!(parse_line("a", 1, &number).unwrap().registered_capital_fen, Some(50_000_000));
+        assert_eq!(parse_line(&"a".into(), 1, &number).unwrap().registered_capital_fen, Some(50_000_000));
         let absent = GOOD.replace("\"registered_capital_wan\": \"12.3456\", ", "");
-        assert_eq!(parse_line("a", 1, &absent).unwrap().registered_capital_fen, None);
+        assert_eq!(parse_line(&"a".into(), 1, &absent).unwrap().registered_capital_fen, None);
     }
 
     #[test]
     fn bad_lines_say_why() {
-        let q = parse_line("a", 2, r#"{"uscc": "x", "status": "存续""#).unwrap_err();
+        let q = parse_line(&"a".into(), 2, r#"{"uscc": "x", "status": "存续""#).unwrap_err();
         assert!(q.reason.starts_with("not valid JSON"), "{q:?}");
-        let q = parse_line("a", 2, "[1,2]").unwrap_err();
+        let q = parse_line(&"a".into(), 2, "[1,2]").unwrap_err();
         assert_eq!(q.reason, "not a JSON object");
-        let q = parse_line("a", 2, &GOOD.replace("\"role\": \"经营者\"", "\"role\": 3")).unwrap_err();
+        let q = parse_line(&"a".into(), 2, &GOOD.replace("\"role\": \"经营者\"", "\"role\": 3")).unwrap_err();
         assert_eq!((q.field.as_str(), q.reason.as_str()), ("role", "field role must be a string"));
-        let q = parse_line("a", 2, &GOOD.replace("\"12.3456\"", "\"12.34567\"")).unwrap_err();
+        let q = parse_line(&"a".into(), 2, &GOOD.replace("\"12.3456\"", "\"12.34567\"")).unwrap_err();
         assert_eq!(q.field, "registered_capital_wan");
-        let q = parse_line("a", 2, &GOOD.replace("2022-08-08", "2022-13-08")).unwrap_err();
+        let q = parse_line(&"a".into(), 2, &GOOD.replace("2022-08-08", "2022-13-08")).unwrap_err();
         assert_eq!((q.field.as_str(), q.raw_value.as_str()), ("established", "2022-13-08"));
-        let q = parse_line("a", 2, &GOOD.replace("\"uscc\": \"915252K9E4A0000096\", ", "")).unwrap_err();
+        let q = parse_line(&"a".into(), 2, &GOOD.replace("\"uscc\": \"915252K9E4A0000096\", ", "")).unwrap_err();
         assert_eq!(q.reason, "required field uscc is missing");
     }
 }

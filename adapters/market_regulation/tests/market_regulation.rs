@@ -28,7 +28,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 fn at<'a>(records: &'a [BusinessRole], file: &str, line: u64) -> &'a BusinessRole {
-    records.iter().find(|r| r.origin.file == file && r.origin.line == line).unwrap_or_else(|| panic!("no record from {file} line {line}"))
+    records.iter().find(|r| *r.origin.file == *file && r.origin.line == line).unwrap_or_else(|| panic!("no record from {file} line {line}"))
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn reads_every_quirk_and_quarantines_bad_lines_by_number() {
     let out = check_source_compliance(src.as_ref(), &cx).await;
     let b = &out.records.business;
 
-    let lines: Vec<(&str, u64)> = b.iter().map(|r| (r.origin.file.as_str(), r.origin.line)).collect();
+    let lines: Vec<(&str, u64)> = b.iter().map(|r| (r.origin.file.as_ref(), r.origin.line)).collect();
     assert_eq!(
         lines,
         [("qiye_01.jsonl", 1), ("qiye_01.jsonl", 3), ("qiye_01.jsonl", 5), ("qiye_01.jsonl", 9), ("qiye_01.jsonl", 11), ("qiye_02.jsonl", 1), ("qiye_02.jsonl", 2)]

@@ -117,8 +117,8 @@ fn registry_row(row: &Row) -> Result<RegistryRow, Quarantined> {
     Ok(RegistryRow {
         origin: row.origin(),
         household_no: row.text("户号"),
-        id_raw: row.cell("公民身份号码").to_string(),
-        name: row.cell("姓名").to_string(),
+        id_raw: row.cell("公民身份号码").into(),
+        name: row.cell("姓名").into(),
         gender: row.text("性别"),
         birth_date: row.parse("出生日期", text::parse_opt_date)?,
         relation: row.text("与户主关系"),
@@ -135,8 +135,8 @@ fn vehicle(row: &Row) -> Result<Vehicle, Quarantined> {
         plate: row.parse("号牌号码", non_empty)?,
         plate_kind: row.text("号牌种类"),
         vehicle_type: row.text("车辆类型"),
-        owner_id_raw: row.cell("所有人身份号码").to_string(),
-        owner_name: row.cell("所有人姓名").to_string(),
+        owner_id_raw: row.cell("所有人身份号码").into(),
+        owner_name: row.cell("所有人姓名").into(),
         first_registered: row.parse("初次登记日期", text::parse_date)?,
         status: row.parse("机动车状态", |v| vocab::one_of(v, vocab::VEHICLE_STATUS))?,
     })

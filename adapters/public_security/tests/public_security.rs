@@ -43,7 +43,7 @@ fn fixtures_are_real_gbk() {
 async fn registry_quirks() {
     let out = check_source_compliance(source("quirks").as_ref(), &test_context(&fixtures())).await;
     let r = &out.records.registry;
-    let lines: Vec<(&str, u64)> = r.iter().map(|x| (x.origin.file.as_str(), x.origin.line)).collect();
+    let lines: Vec<(&str, u64)> = r.iter().map(|x| (x.origin.file.as_ref(), x.origin.line)).collect();
     let mut expected: Vec<(&str, u64)> = (2..=12).map(|l| ("huji_01.csv", l)).collect();
     expected.extend([("huji_01.csv", 17), ("huji_02.csv", 2)]);
     assert_eq!(lines, expected);
@@ -101,7 +101,7 @@ async fn registry_quirks() {
 async fn vehicle_quirks() {
     let out = source("quirks").fetch(&test_context(&fixtures())).await.unwrap();
     let v = &out.records.vehicles;
-    let lines: Vec<(&str, u64)> = v.iter().map(|x| (x.origin.file.as_str(), x.origin.line)).collect();
+    let lines: Vec<(&str, u64)> = v.iter().map(|x| (x.origin.file.as_ref(), x.origin.line)).collect();
     // jdc_01 < jdc_10 < jdc_9, byte-wise.
     assert_eq!(lines, [("jdc_01.csv", 2), ("jdc_01.csv", 3), ("jdc_01.csv", 4), ("jdc_01.csv", 8), ("jdc_10.csv", 2), ("jdc_9.csv", 2)]);
     assert_eq!(
@@ -166,8 +166,8 @@ async fn the_sample_world_delivery() {
     assert_eq!(r[33].id_raw, " 520102197511033632 ");
     let v = &out.records.vehicles;
     assert_eq!(v.len(), 18);
-    assert_eq!(v.iter().map(|x| x.origin.file.as_str()).collect::<std::collections::BTreeSet<_>>().len(), 3);
-    assert_eq!((v[16].origin.file.as_str(), v[16].status.as_str()), ("jdc_10.csv", "正常"));
-    assert_eq!((v[17].origin.file.as_str(), v[17].status.as_str()), ("jdc_9.csv", "注销"));
+    assert_eq!(v.iter().map(|x| x.origin.file.as_ref()).collect::<std::collections::BTreeSet<_>>().len(), 3);
+    assert_eq!((v[16].origin.file.as_ref(), v[16].status.as_str()), ("jdc_10.csv", "正常"));
+    assert_eq!((v[17].origin.file.as_ref(), v[17].status.as_str()), ("jdc_9.csv", "注销"));
     assert_eq!(v[1].first_registered, d(2027, 1, 3)); // after D: kept, the engine ignores it
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hedui_core::model::Text;
+
 use crate::{AuditEvent, Quarantined, SourceContext, SourceError, SourceOutput};
 
 /// Text encoding of a delivered file.
@@ -201,8 +203,8 @@ impl Row<'_> {
     }
 
     /// The trimmed cell under `header`.
-    pub fn text(&self, header: &str) -> String {
-        self.cell(header).trim().to_string()
+    pub fn text(&self, header: &str) -> Text {
+        Text::from(self.cell(header).trim())
     }
 
     /// Parses the cell under `header`, or quarantines the row naming the field.
@@ -213,12 +215,12 @@ impl Row<'_> {
 }
 
 /// A record key must not be empty.
-pub fn non_empty(v: &str) -> Result<String, String> {
+pub fn non_empty(v: &str) -> Result<Text, String> {
     let v = v.trim();
     if v.is_empty() {
         Err("empty record key".to_string())
     } else {
-        Ok(v.to_string())
+        Ok(Text::from(v))
     }
 }
 

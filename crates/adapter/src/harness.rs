@@ -114,7 +114,7 @@ pub async fn check_source_compliance(source: &dyn Source, cx: &SourceContext) ->
         let mut last_file: Option<&str> = None;
         for o in origins {
             assert!(o.line >= 1, "[{code}] {kind:?} record from {} has line 0 (lines are 1-based)", o.file);
-            assert!(audited.contains(o.file.as_str()), "[{code}] {kind:?} record cites {:?}, which has no file_read audit line", o.file);
+            assert!(audited.contains(&*o.file), "[{code}] {kind:?} record cites {:?}, which has no file_read audit line", o.file);
             if let Some(prev) = last_file {
                 assert!(prev.as_bytes() <= o.file.as_bytes(), "[{code}] {kind:?} records: {:?} comes after {prev:?} (files must be read in byte-wise name order)", o.file);
             }

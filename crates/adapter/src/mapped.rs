@@ -44,7 +44,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use hedui_core::model::{
+use hedui_core::model::{Text, 
     BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Origin, Property, RecordKind, Records, RegistryRow,
     Vehicle,
 };
@@ -521,16 +521,16 @@ impl Row<'_> {
         }
     }
 
-    fn raw(&self, field: &'static str) -> Result<String, Bad> {
-        self.get(field, true, |v| Ok(v.to_string()))
+    fn raw(&self, field: &'static str) -> Result<Text, Bad> {
+        self.get(field, true, |v| Ok(Text::from(v)))
     }
-    fn text(&self, field: &'static str) -> Result<String, Bad> {
-        self.get(field, false, |v| Ok(v.to_string()))
+    fn text(&self, field: &'static str) -> Result<Text, Bad> {
+        self.get(field, false, |v| Ok(Text::from(v)))
     }
-    fn key(&self, field: &'static str) -> Result<String, Bad> {
-        self.get(field, false, |v| if v.is_empty() { Err("empty record key".to_string()) } else { Ok(v.to_string()) })
+    fn key(&self, field: &'static str) -> Result<Text, Bad> {
+        self.get(field, false, |v| if v.is_empty() { Err("empty record key".to_string()) } else { Ok(Text::from(v)) })
     }
-    fn one_of(&self, field: &'static str, allowed: &[&str]) -> Result<String, Bad> {
+    fn one_of(&self, field: &'static str, allowed: &[&str]) -> Result<Text, Bad> {
         self.get(field, false, |v| vocab::one_of(v, allowed))
     }
     fn date(&self, field: &'static str) -> Result<NaiveDate, Bad> {

@@ -8,6 +8,8 @@
 //! Shared by the coded adapters and the generic `mapped_file` adapter so both
 //! accept exactly the same values.
 
+use hedui_core::model::Text;
+
 /// 人员状态 of a 户籍 row.
 pub const REGISTRY_STATUS: &[&str] = &["正常", "死亡", "服刑", "迁出"];
 /// 机动车状态.
@@ -35,10 +37,10 @@ pub const ACCOUNT_TYPE: &[&str] = &["活期存款", "定期存款", "理财产�
 
 /// Returns the trimmed value when it is one of `allowed`, else a reason that
 /// names the accepted values.
-pub fn one_of(raw: &str, allowed: &[&str]) -> Result<String, String> {
+pub fn one_of(raw: &str, allowed: &[&str]) -> Result<Text, String> {
     let v = raw.trim();
     if allowed.contains(&v) {
-        Ok(v.to_string())
+        Ok(Text::from(v))
     } else if v.is_empty() {
         Err(format!("empty (expected one of {})", allowed.join("/")))
     } else {
@@ -52,7 +54,7 @@ mod tests {
 
     #[test]
     fn accepts_listed_values_trimmed() {
-        assert_eq!(one_of(" 现势 ", PROPERTY_STATUS), Ok("现势".to_string()));
+        assert_eq!(one_of(" 现势 ", PROPERTY_STATUS), Ok(Text::from("现势")));
         let err = one_of("抵押", PROPERTY_STATUS).unwrap_err();
         assert!(err.contains("\"抵押\"") && err.contains("现势/注销/查封"), "{err}");
         assert!(one_of("", PROPERTY_STATUS).unwrap_err().starts_with("empty"));

@@ -22,6 +22,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hedui_batch::{RunOutcome, RunRequest};
 use hedui_cli::registry;
 
+/// A batch allocates and frees tens of millions of small records: glibc's
+/// allocator spent about a third of the rules stage's CPU and kept freed
+/// memory fragmented across its arenas (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hedui", version, about = "核对 — verifies the economic status of social-assistance households")]
 struct Cli {

@@ -16,17 +16,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Fen;
 
+/// A short text field of a record (an ID, a name, a status, a code): stored
+/// inline up to 24 bytes, so the tens of millions of records of a province
+/// cost no allocation per field.
+pub type Text = compact_str::CompactString;
+pub use compact_str::{format_compact, ToCompactString};
+
+/// The name of a delivered file, shared by every record read from it.
+pub type FileName = std::sync::Arc<str>;
+
 /// Where a record came from: the file (or request) and its line/row number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Origin {
     /// File name (no directory) or a request label such as `POST /v1/persons/query#3`.
-    pub file: String,
+    pub file: FileName,
     /// 1-based line (CSV/JSONL) or row (XLSX) number; 0 when not applicable.
     pub line: u64,
 }
 
 impl Origin {
-    pub fn new(file: impl Into<String>, line: u64) -> Self {
+    pub fn new(file: impl Into<FileName>, line: u64) -> Self {
         Origin { file: file.into(), line }
     }
 }
@@ -36,23 +45,23 @@ impl Origin {
 pub struct RegistryRow {
     pub origin: Origin,
     /// 户号
-    pub household_no: String,
+    pub household_no: Text,
     /// 公民身份号码 (raw)
-    pub id_raw: String,
+    pub id_raw: Text,
     /// 姓名
-    pub name: String,
+    pub name: Text,
     /// 性别 as delivered (`男`/`女`).
-    pub gender: String,
+    pub gender: Text,
     /// 出生日期 (`YYYYMMDD`), `None` when empty.
     pub birth_date: Option<NaiveDate>,
     /// 与户主关系
-    pub relation: String,
+    pub relation: Text,
     /// 人员状态 正常/死亡/服刑/迁出
-    pub status: String,
+    pub status: Text,
     /// 状态日期, `None` when empty (= the oldest row of a history).
     pub status_date: Option<NaiveDate>,
     /// 行政区划
-    pub region: String,
+    pub region: Text,
 }
 
 /// 机动车 vehicle (public_security).
@@ -60,19 +69,19 @@ pub struct RegistryRow {
 pub struct Vehicle {
     pub origin: Origin,
     /// 号牌号码 — the record key.
-    pub plate: String,
+    pub plate: Text,
     /// 号牌种类
-    pub plate_kind: String,
+    pub plate_kind: Text,
     /// 车辆类型 (GA 802 code: `K33`, `H31`, `M21` …)
-    pub vehicle_type: String,
+    pub vehicle_type: Text,
     /// 所有人身份号码 (raw)
-    pub owner_id_raw: String,
+    pub owner_id_raw: Text,
     /// 所有人姓名
-    pub owner_name: String,
+    pub owner_name: Text,
     /// 初次登记日期
     pub first_registered: NaiveDate,
     /// 机动车状态 正常/注销/报废/查封
-    pub status: String,
+    pub status: Text,
 }
 
 /// One HR contribution month (缴费基数) for one employer.
@@ -80,9 +89,9 @@ pub struct Vehicle {
 pub struct Contribution {
     /// `YYYY-MM`, first day of the month.
     pub month: NaiveDate,
-    pub employer_code: String,
+    pub employer_code: Text,
     /// 企业|机关|事业|个体|灵活就业
-    pub employer_type: String,
+    pub employer_type: Text,
     pub base_fen: Fen,
 }
 
@@ -99,8 +108,8 @@ pub struct MonthlyPayment {
 pub struct HrReply {
     pub origin: Origin,
     /// `id_number` as the department returned it (raw).
-    pub id_raw: String,
-    pub name: String,
+    pub id_raw: Text,
+    pub name: Text,
     pub contributions: Vec<Contribution>,
     pub pensions: Vec<MonthlyPayment>,
     pub unemployment: Vec<MonthlyPayment>,
@@ -111,9 +120,9 @@ pub struct HrReply {
 pub struct MedicalVisit {
     pub origin: Origin,
     /// 就诊流水号 — the record key.
-    pub serial: String,
-    pub id_raw: String,
-    pub name: String,
+    pub serial: Text,
+    pub id_raw: Text,
+    pub name: Text,
     pub visit_date: NaiveDate,
     pub total_fen: Fen,
     pub pooled_fen: Fen,
@@ -125,32 +134,32 @@ pub struct MedicalVisit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InsuranceEnrollment {
     pub origin: Origin,
-    pub id_raw: String,
-    pub name: String,
+    pub id_raw: Text,
+    pub name: Text,
     /// 险种 职工医保/城乡居民医保
-    pub insurance_type: String,
+    pub insurance_type: Text,
     /// 参保年度
     pub year: i32,
     /// 状态 参保/停保/终止
-    pub status: String,
+    pub status: Text,
 }
 
 /// A person's role in a registered business (market_regulation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessRole {
     pub origin: Origin,
-    pub uscc: String,
-    pub entity_name: String,
+    pub uscc: Text,
+    pub entity_name: Text,
     /// 企业|个体工商户
-    pub entity_type: String,
+    pub entity_type: Text,
     /// 存续|注销|吊销
-    pub status: String,
+    pub status: Text,
     /// Registered capital in fen; `None` = unknown (empty in the source).
     pub registered_capital_fen: Option<Fen>,
-    pub person_id_raw: String,
-    pub person_name: String,
+    pub person_id_raw: Text,
+    pub person_name: Text,
     /// 法定代表人|股东|经营者
-    pub role: String,
+    pub role: Text,
     pub established: NaiveDate,
 }
 
@@ -165,14 +174,14 @@ pub enum Currency {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankBalance {
     pub origin: Origin,
-    pub id_raw: String,
-    pub name: String,
+    pub id_raw: Text,
+    pub name: Text,
     /// 机构名称
-    pub institution: String,
+    pub institution: Text,
     /// 账号
-    pub account: String,
+    pub account: Text,
     /// 账户类型 活期存款/定期存款/理财产品/证券资产
-    pub account_type: String,
+    pub account_type: Text,
     pub currency: Currency,
     /// Balance in the account's currency, in its cents (fen for CNY).
     pub balance_cents: i64,
@@ -183,21 +192,21 @@ pub struct BankBalance {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Enrollment {
     /// Record key.
-    pub student_no: String,
-    pub school: String,
+    pub student_no: Text,
+    pub school: Text,
     /// 学前|小学|初中|高中|中职|高职|本科|研究生
-    pub stage: String,
+    pub stage: Text,
     /// 在读|休学|毕业|退学
-    pub status: String,
+    pub status: Text,
     pub since: NaiveDate,
 }
 
 /// One 资助 aid entry inside an education reply.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Aid {
-    pub program: String,
+    pub program: Text,
     /// `2026-2027`
-    pub academic_year: String,
+    pub academic_year: Text,
     pub amount_fen: Fen,
 }
 
@@ -205,8 +214,8 @@ pub struct Aid {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EducationReply {
     pub origin: Origin,
-    pub id_raw: String,
-    pub name: String,
+    pub id_raw: Text,
+    pub name: Text,
     pub birth_date: Option<NaiveDate>,
     pub enrollments: Vec<Enrollment>,
     pub aid: Vec<Aid>,
@@ -217,18 +226,18 @@ pub struct EducationReply {
 pub struct Property {
     pub origin: Origin,
     /// 不动产权证号
-    pub certificate_no: String,
-    pub owner_id_raw: String,
-    pub owner_name: String,
+    pub certificate_no: Text,
+    pub owner_id_raw: Text,
+    pub owner_name: Text,
     /// 共有情况 单独所有/共同共有/按份共有
-    pub sharing: String,
+    pub sharing: Text,
     /// 用途 住宅/商业/办公/工业/其他
-    pub usage: String,
+    pub usage: Text,
     /// 建筑面积 in hundredths of m² (kept exact, never a float).
     pub area_centi_m2: i64,
     pub registered: NaiveDate,
     /// 状态 现势/注销/查封
-    pub status: String,
+    pub status: Text,
 }
 
 /// 残疾证 disability certificate (disability).
@@ -236,11 +245,11 @@ pub struct Property {
 pub struct DisabilityCert {
     pub origin: Origin,
     /// 残疾证号 — the record key.
-    pub certificate_no: String,
-    pub id_raw: String,
-    pub name: String,
+    pub certificate_no: Text,
+    pub id_raw: Text,
+    pub name: Text,
     /// 残疾类别 视力/听力/言语/肢体/智力/精神/多重
-    pub category: String,
+    pub category: Text,
     /// 残疾等级 1..=4 (`一级` → 1).
     pub level: u8,
     pub valid_until: NaiveDate,

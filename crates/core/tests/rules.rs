@@ -89,10 +89,10 @@ impl World {
             origin: origin(),
             household_no: "1".into(),
             id_raw: id.into(),
-            name,
-            gender: String::new(),
+            name: name.into(),
+            gender: Default::default(),
             birth_date: None,
-            relation: String::new(),
+            relation: Default::default(),
             status: status.into(),
             status_date: date.map(d),
             region: "520102".into(),
@@ -101,53 +101,53 @@ impl World {
 
     fn pension(&mut self, id: &str, months: &[&str], fen: i64) {
         let pensions = months.iter().map(|m| MonthlyPayment { month: d(&format!("{m}-01")), amount_fen: fen }).collect();
-        self.rec("hr_social_security").hr.push(HrReply { origin: origin(), id_raw: id.into(), name: String::new(), contributions: vec![], pensions, unemployment: vec![] });
+        self.rec("hr_social_security").hr.push(HrReply { origin: origin(), id_raw: id.into(), name: Default::default(), contributions: vec![], pensions, unemployment: vec![] });
     }
 
     fn wages(&mut self, id: &str, months: &[&str], employer_type: &str, fen: i64) {
         let contributions = months.iter().map(|m| Contribution { month: d(&format!("{m}-01")), employer_code: "E1".into(), employer_type: employer_type.into(), base_fen: fen }).collect();
-        self.rec("hr_social_security").hr.push(HrReply { origin: origin(), id_raw: id.into(), name: String::new(), contributions, pensions: vec![], unemployment: vec![] });
+        self.rec("hr_social_security").hr.push(HrReply { origin: origin(), id_raw: id.into(), name: Default::default(), contributions, pensions: vec![], unemployment: vec![] });
     }
 
     fn balance(&mut self, id: &str, account: &str, currency: Currency, cents: i64, date: &str) {
         let name = format!("成员{}", &id[id.len() - 4..]);
-        self.rec("banking").bank_balances.push(BankBalance { origin: origin(), id_raw: id.into(), name, institution: "银行".into(), account: account.into(), account_type: "活期存款".into(), currency, balance_cents: cents, balance_date: d(date) });
+        self.rec("banking").bank_balances.push(BankBalance { origin: origin(), id_raw: id.into(), name: name.into(), institution: "银行".into(), account: account.into(), account_type: "活期存款".into(), currency, balance_cents: cents, balance_date: d(date) });
     }
 
     fn visit(&mut self, id: &str, serial: &str, date: &str, self_paid: i64) {
-        self.rec("health").medical_visits.push(MedicalVisit { origin: origin(), serial: serial.into(), id_raw: id.into(), name: String::new(), visit_date: d(date), total_fen: self_paid, pooled_fen: 0, self_paid_fen: self_paid });
+        self.rec("health").medical_visits.push(MedicalVisit { origin: origin(), serial: serial.into(), id_raw: id.into(), name: Default::default(), visit_date: d(date), total_fen: self_paid, pooled_fen: 0, self_paid_fen: self_paid });
     }
 
     fn insured(&mut self, id: &str, year: i32) {
-        self.rec("health").insurance.push(InsuranceEnrollment { origin: origin(), id_raw: id.into(), name: String::new(), insurance_type: "城乡居民医保".into(), year, status: "参保".into() });
+        self.rec("health").insurance.push(InsuranceEnrollment { origin: origin(), id_raw: id.into(), name: Default::default(), insurance_type: "城乡居民医保".into(), year, status: "参保".into() });
     }
 
     fn vehicle(&mut self, id: &str, plate: &str, kind: &str, status: &str) {
-        self.rec("public_security").vehicles.push(Vehicle { origin: origin(), plate: plate.into(), plate_kind: "02".into(), vehicle_type: kind.into(), owner_id_raw: id.into(), owner_name: String::new(), first_registered: d("2020-01-01"), status: status.into() });
+        self.rec("public_security").vehicles.push(Vehicle { origin: origin(), plate: plate.into(), plate_kind: "02".into(), vehicle_type: kind.into(), owner_id_raw: id.into(), owner_name: Default::default(), first_registered: d("2020-01-01"), status: status.into() });
     }
 
     fn property(&mut self, id: &str, cert: &str, usage: &str, status: &str) {
-        self.rec("housing").properties.push(Property { origin: origin(), certificate_no: cert.into(), owner_id_raw: id.into(), owner_name: String::new(), sharing: "单独所有".into(), usage: usage.into(), area_centi_m2: 8000, registered: d("2015-01-01"), status: status.into() });
+        self.rec("housing").properties.push(Property { origin: origin(), certificate_no: cert.into(), owner_id_raw: id.into(), owner_name: Default::default(), sharing: "单独所有".into(), usage: usage.into(), area_centi_m2: 8000, registered: d("2015-01-01"), status: status.into() });
     }
 
     fn business(&mut self, id: &str, entity_type: &str, role: &str, capital: Option<i64>) {
         let n = self.records.get("market_regulation").map(|r| r.business.len()).unwrap_or(0);
         self.rec("market_regulation").business.push(BusinessRole {
             origin: origin(),
-            uscc: format!("USCC{n}"),
+            uscc: format!("USCC{n}").into(),
             entity_name: "某公司".into(),
             entity_type: entity_type.into(),
             status: "存续".into(),
             registered_capital_fen: capital,
             person_id_raw: id.into(),
-            person_name: String::new(),
+            person_name: Default::default(),
             role: role.into(),
             established: d("2015-01-01"),
         });
     }
 
     fn disability(&mut self, id: &str, cert: &str, category: &str, level: u8, valid_until: &str, subsidy: bool) {
-        self.rec("disability").disability.push(DisabilityCert { origin: origin(), certificate_no: cert.into(), id_raw: id.into(), name: String::new(), category: category.into(), level, valid_until: d(valid_until), living_subsidy: subsidy, care_subsidy: false });
+        self.rec("disability").disability.push(DisabilityCert { origin: origin(), certificate_no: cert.into(), id_raw: id.into(), name: Default::default(), category: category.into(), level, valid_until: d(valid_until), living_subsidy: subsidy, care_subsidy: false });
     }
 
     fn student(&mut self, id: &str, stage: &str, aid_year: Option<&str>) {
@@ -155,9 +155,9 @@ impl World {
         self.rec("education").education.push(EducationReply {
             origin: origin(),
             id_raw: id.into(),
-            name: String::new(),
+            name: Default::default(),
             birth_date: None,
-            enrollments: vec![Enrollment { student_no: format!("G{}", &id[10..]), school: "学校".into(), stage: stage.into(), status: "在读".into(), since: d("2025-09-01") }],
+            enrollments: vec![Enrollment { student_no: format!("G{}", &id[10..]).into(), school: "学校".into(), stage: stage.into(), status: "在读".into(), since: d("2025-09-01") }],
             aid,
         });
     }

@@ -25,7 +25,7 @@ use polars::prelude::*;
 
 use super::merge::{MergedEducation, MergedHr, Resolved};
 use super::Ctx;
-use crate::model::{BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Property, RecordKind, Vehicle};
+use crate::model::{BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Property, RecordKind, Text, Vehicle};
 use crate::money::Fen;
 
 /// `hr_items.kind`: what an HR item is (POLICY §6).
@@ -129,7 +129,7 @@ pub(crate) fn build<'a>(cx: &'a Ctx, households: &[HouseholdRow], members: &[Mem
     let mut rows = Rows::default();
     // Persons in ID order, each person's records in delivery order: `row`
     // numbers then order like the per-person vectors they come from.
-    let mut ids: Vec<&String> = cx.persons.keys().collect();
+    let mut ids: Vec<&Text> = cx.persons.keys().collect();
     ids.sort();
     for &id in &ids {
         let p = &cx.persons[id];

@@ -9,7 +9,9 @@
 //! 5. same record key: exact repeats merged; distinct contents are a conflict
 //!    (`DUPLICATE_RECORD`), resolved by the kind's rule.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -17,7 +19,7 @@ use serde::Serialize;
 use super::records::CanonRecord;
 use super::roster::RosterIndex;
 use crate::identity;
-use crate::model::{Aid, Contribution, EducationReply, Enrollment, HrReply, MonthlyPayment, Origin};
+use crate::model::{Aid, Contribution, EducationReply, Enrollment, HrReply, MonthlyPayment, Origin, Text};
 use crate::window::BatchDates;
 
 /// Per-source reconciliation: `read = used + quarantined + unrequested +
@@ -43,7 +45,7 @@ pub struct RecordCounts {
 /// A record that passed the gates, with the person's normalized ID.
 pub(crate) struct Admitted<T> {
     pub src: usize,
-    pub id: String,
+    pub id: Text,
     pub rec: T,
 }
 
@@ -51,17 +53,17 @@ pub(crate) struct Admitted<T> {
 #[derive(Clone)]
 pub(crate) struct Resolved<T> {
     pub src: usize,
-    pub id: String,
+    pub id: Text,
     pub rec: T,
-    pub key: String,
+    pub key: Text,
     /// Distinct contents were delivered under this key.
     pub conflict: bool,
 }
 
 /// Why a record was turned away at the gate.
 pub(crate) enum Turned {
-    Invalid { id_text: String },
-    Unrequested { id: String },
+    Invalid { id_text: Text },
+    Unrequested { id: Text },
 }
 
 /// Admits `records` of source `si`; returns what passed and what was turned
@@ -81,11 +83,11 @@ pub(crate) fn admit<T: CanonRecord>(
             Ok(id) => id,
             Err(_) => {
                 counts.quarantined += 1;
-                turned.push((Turned::Invalid { id_text: rec.raw_id().trim().to_string() }, rec));
+                turned.push((Turned::Invalid { id_text: rec.raw_id().trim().into() }, rec));
                 continue;
             }
         };
-        let id = id.as_str().to_string();
+        let id = Text::from(id.as_str());
         if !index.person_households.contains_key(&id) {
             counts.unrequested += 1;
             turned.push((Turned::Unrequested { id }, rec));
@@ -106,8 +108,8 @@ pub(crate) fn admit<T: CanonRecord>(
 
 /// Groups admitted records by key, merging exact repeats and resolving conflicts.
 pub(crate) fn dedupe<T: CanonRecord>(items: Vec<Admitted<T>>, counts: &mut RecordCounts) -> Vec<Resolved<T>> {
-    let mut groups: Vec<(String, String, usize, Vec<T>)> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<(Text, Text, usize, Vec<T>)> = Vec::new();
+    let mut by_key: FxHashMap<Text, usize> = FxHashMap::default();
     for a in items {
         let key = a.rec.key(&a.id);
         match by_key.get(&key) {
@@ -142,7 +144,7 @@ pub(crate) fn dedupe<T: CanonRecord>(items: Vec<Admitted<T>>, counts: &mut Recor
 #[derive(Debug, Clone)]
 pub(crate) struct MergedHr {
     pub origin: Origin,
-    pub name: String,
+    pub name: Text,
     pub contributions: Vec<Contribution>,
     pub pensions: Vec<MonthlyPayment>,
     pub unemployment: Vec<MonthlyPayment>,
@@ -153,7 +155,7 @@ pub(crate) struct MergedHr {
 /// one key are a conflict and the larger amount counts. Items after D are dropped.
 pub(crate) fn merge_hr(replies: Vec<HrReply>, dates: &BatchDates) -> (MergedHr, bool) {
     let mut conflict = false;
-    let mut contributions: BTreeMap<(NaiveDate, String), Contribution> = BTreeMap::new();
+    let mut contributions: BTreeMap<(NaiveDate, Text), Contribution> = BTreeMap::new();
     let mut pensions: BTreeMap<NaiveDate, MonthlyPayment> = BTreeMap::new();
     let mut unemployment: BTreeMap<NaiveDate, MonthlyPayment> = BTreeMap::new();
     let origin = replies.first().map(|r| r.origin.clone()).unwrap_or_default();
@@ -206,11 +208,11 @@ pub(crate) fn merge_hr(replies: Vec<HrReply>, dates: &BatchDates) -> (MergedHr, 
 /// One person's education data, merged over replies and filtered to D.
 #[derive(Debug, Clone)]
 pub(crate) struct MergedEducation {
-    pub name: String,
+    pub name: Text,
     pub birth_date: Option<NaiveDate>,
     /// Keyed by student_no; conflicts resolved to the last delivered.
     pub enrollments: Vec<Enrollment>,
-    pub conflicting_student_nos: Vec<String>,
+    pub conflicting_student_nos: Vec<Text>,
     pub aid: Vec<Aid>,
 }
 

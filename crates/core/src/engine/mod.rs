@@ -16,6 +16,8 @@ mod roster;
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +121,7 @@ pub(crate) struct Ctx<'a> {
     pub codes: Vec<&'a str>,
     /// Per source: the kinds it declares.
     pub kinds: Vec<&'a [RecordKind]>,
-    pub persons: HashMap<String, PersonData>,
+    pub persons: FxHashMap<Text, PersonData>,
     pub discrepancies: Vec<Discrepancy>,
     /// Households touched by a conflicting duplicate.
     pub conflicts: HashSet<usize>,
@@ -174,7 +176,7 @@ pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: Vec<S
         index,
         codes: sources.iter().map(|s| s.code).collect(),
         kinds: sources.iter().map(|s| s.kinds).collect(),
-        persons: HashMap::new(),
+        persons: FxHashMap::default(),
         discrepancies: Vec::new(),
         conflicts: HashSet::new(),
     };
@@ -188,6 +190,11 @@ pub fn verify(roster: &Roster, policy: &Policy, as_of: NaiveDate, sources: Vec<S
     }
     record_findings(&mut cx);
     let (verdicts, explanations) = household::evaluate_all(&mut cx);
+    // Freeing every person's records one by one took ~15 % of the rules stage
+    // at 100k households; the caller only needs the decisions, so the index
+    // is freed on a thread of its own while the outputs are written.
+    let persons = std::mem::take(&mut cx.persons);
+    std::thread::spawn(move || drop(persons));
 
     let mut discrepancies = std::mem::take(&mut cx.discrepancies);
     discrepancies.retain(|d| policy.rule_enabled(d.code.as_str()));
@@ -270,9 +277,9 @@ fn ingest(cx: &mut Ctx, si: usize, records: Records, c: &mut RecordCounts) {
     }
 }
 
-fn group_by_person<T>(items: Vec<Admitted<T>>) -> Vec<(String, Vec<T>)> {
-    let mut order: Vec<(String, Vec<T>)> = Vec::new();
-    let mut pos: HashMap<String, usize> = HashMap::new();
+fn group_by_person<T>(items: Vec<Admitted<T>>) -> Vec<(Text, Vec<T>)> {
+    let mut order: Vec<(Text, Vec<T>)> = Vec::new();
+    let mut pos: FxHashMap<Text, usize> = FxHashMap::default();
     for a in items {
         match pos.get(&a.id) {
             Some(&i) => order[i].1.push(a.rec),
@@ -303,7 +310,7 @@ fn record_findings(cx: &mut Ctx) {
     let mut conflicts: Vec<(usize, String, String, String)> = Vec::new();
     {
         let cx_ref = &*cx;
-        let mut ids: Vec<&String> = cx_ref.persons.keys().collect();
+        let mut ids: Vec<&Text> = cx_ref.persons.keys().collect();
         ids.sort();
         for id in ids {
             let p = &cx_ref.persons[id];
@@ -365,7 +372,7 @@ impl RecordChecker<'_, '_> {
 
     fn resolved<T: CanonRecord>(&mut self, r: &Resolved<T>) {
         if r.conflict {
-            self.conflicts.push((r.src, self.id.to_string(), r.key.clone(), r.rec.name().to_string()));
+            self.conflicts.push((r.src, self.id.to_string(), r.key.to_string(), r.rec.name().to_string()));
         }
     }
 
@@ -432,7 +439,7 @@ impl RecordChecker<'_, '_> {
             }
         }
         for (si, edu) in &p.education {
-            let reference = edu.current().or(edu.enrollments.first()).map(|e| e.student_no.clone()).unwrap_or_else(|| self.id.to_string());
+            let reference = edu.current().or(edu.enrollments.first()).map(|e| e.student_no.clone()).unwrap_or_else(|| self.id.into());
             self.name_check(*si, &edu.name, &reference, false);
             if let (Some(id), Some(birth)) = (&id, edu.birth_date) {
                 if id.birth_date() != birth {

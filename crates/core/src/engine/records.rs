@@ -4,6 +4,17 @@
 //! the row delivered last).
 
 use crate::model::*;
+
+/// A date as `YYYYMMDD` in record keys (cheaper than chrono's formatter,
+/// which parses its format string every time).
+struct Ymd(chrono::NaiveDate);
+
+impl std::fmt::Display for Ymd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::Datelike;
+        write!(f, "{:04}{:02}{:02}", self.0.year(), self.0.month(), self.0.day())
+    }
+}
 use crate::window::BatchDates;
 
 /// A canonical record the engine admits, deduplicates and matches.
@@ -15,7 +26,7 @@ pub(crate) trait CanonRecord: Clone + PartialEq {
     /// Whether the record is dated after D and so ignored.
     fn after_as_of(&self, dates: &BatchDates) -> bool;
     /// The record key, with `id` standing for the person's ID.
-    fn key(&self, id: &str) -> String;
+    fn key(&self, id: &str) -> Text;
     /// Resolves a conflict among distinct contents, in delivery order.
     fn resolve(rows: Vec<Self>) -> Self {
         rows.into_iter().last().expect("a conflict has rows")
@@ -52,8 +63,11 @@ impl CanonRecord for RegistryRow {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.status_date.is_some_and(|s| s > d.as_of)
     }
-    fn key(&self, id: &str) -> String {
-        format!("{id}+{}", self.status_date.map(|s| s.format("%Y%m%d").to_string()).unwrap_or_default())
+    fn key(&self, id: &str) -> Text {
+        match self.status_date {
+            Some(d) => format_compact!("{id}+{}", Ymd(d)),
+            None => format_compact!("{id}+"),
+        }
     }
 }
 
@@ -73,8 +87,8 @@ impl CanonRecord for Vehicle {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.first_registered > d.as_of
     }
-    fn key(&self, _id: &str) -> String {
-        self.plate.trim().to_string()
+    fn key(&self, _id: &str) -> Text {
+        self.plate.trim().into()
     }
 }
 
@@ -94,8 +108,8 @@ impl CanonRecord for MedicalVisit {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.visit_date > d.as_of
     }
-    fn key(&self, _id: &str) -> String {
-        self.serial.trim().to_string()
+    fn key(&self, _id: &str) -> Text {
+        self.serial.trim().into()
     }
     fn resolve(rows: Vec<Self>) -> Self {
         let total = rows.iter().map(|r| r.total_fen).max().unwrap_or(0);
@@ -129,8 +143,8 @@ impl CanonRecord for InsuranceEnrollment {
         use chrono::Datelike;
         self.year > d.as_of.year()
     }
-    fn key(&self, id: &str) -> String {
-        format!("{id}+{}+{}", self.year, self.insurance_type.trim())
+    fn key(&self, id: &str) -> Text {
+        format_compact!("{id}+{}+{}", self.year, self.insurance_type.trim())
     }
 }
 
@@ -150,8 +164,8 @@ impl CanonRecord for BusinessRole {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.established > d.as_of
     }
-    fn key(&self, id: &str) -> String {
-        format!("{}+{id}+{}", self.uscc.trim(), self.role.trim())
+    fn key(&self, id: &str) -> Text {
+        format_compact!("{}+{id}+{}", self.uscc.trim(), self.role.trim())
     }
     fn resolve(rows: Vec<Self>) -> Self {
         // Capital is the amount: the larger known value counts (unknown only if never known).
@@ -178,8 +192,8 @@ impl CanonRecord for BankBalance {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.balance_date > d.as_of
     }
-    fn key(&self, _id: &str) -> String {
-        format!("{}+{}+{}", self.institution.trim(), self.account.trim(), self.balance_date.format("%Y%m%d"))
+    fn key(&self, _id: &str) -> Text {
+        format_compact!("{}+{}+{}", self.institution.trim(), self.account.trim(), Ymd(self.balance_date))
     }
     fn resolve(rows: Vec<Self>) -> Self {
         last_with_max(rows, |r| r.balance_cents, |r, v| r.balance_cents = v)
@@ -202,8 +216,8 @@ impl CanonRecord for Property {
     fn after_as_of(&self, d: &BatchDates) -> bool {
         self.registered > d.as_of
     }
-    fn key(&self, id: &str) -> String {
-        format!("{}+{id}", self.certificate_no.trim())
+    fn key(&self, id: &str) -> Text {
+        format_compact!("{}+{id}", self.certificate_no.trim())
     }
 }
 
@@ -223,8 +237,8 @@ impl CanonRecord for DisabilityCert {
     fn after_as_of(&self, _d: &BatchDates) -> bool {
         false // POLICY §9: disability rows are never "after D".
     }
-    fn key(&self, _id: &str) -> String {
-        self.certificate_no.trim().to_string()
+    fn key(&self, _id: &str) -> Text {
+        self.certificate_no.trim().into()
     }
 }
 
@@ -244,8 +258,8 @@ impl CanonRecord for HrReply {
     fn after_as_of(&self, _d: &BatchDates) -> bool {
         false // items are filtered one by one (their month decides)
     }
-    fn key(&self, id: &str) -> String {
-        id.to_string()
+    fn key(&self, id: &str) -> Text {
+        id.into()
     }
 }
 
@@ -265,7 +279,7 @@ impl CanonRecord for EducationReply {
     fn after_as_of(&self, _d: &BatchDates) -> bool {
         false // enrollments are filtered one by one (their `since` decides)
     }
-    fn key(&self, id: &str) -> String {
-        id.to_string()
+    fn key(&self, id: &str) -> Text {
+        id.into()
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use crate::identity::{self, CitizenId};
-use crate::model::{Household, Member, Roster};
+use rustc_hash::FxHashMap;
+
+use crate::model::{Household, Member, Roster, Text};
 use crate::window::BatchDates;
 
 /// A declared member with the outcome of ID validation.
@@ -43,7 +45,7 @@ pub(crate) struct RosterIndex<'a> {
     /// Sorted by household_id.
     pub households: Vec<HouseholdView<'a>>,
     /// Normalized ID → indexes of the households declaring it (sorted, distinct).
-    pub person_households: HashMap<String, Vec<usize>>,
+    pub person_households: FxHashMap<Text, Vec<usize>>,
 }
 
 /// What the engine knows of a source before looking at its records.
@@ -66,12 +68,12 @@ impl<'a> RosterIndex<'a> {
                 HouseholdView { household: h, members: Vec::new(), auth_valid, usable: covers.clone(), unavailable: vec![false; sources.len()], covers }
             })
             .collect();
-        let mut person_households: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut person_households: FxHashMap<Text, Vec<usize>> = FxHashMap::default();
         for m in &roster.members {
             let Some(&hi) = position.get(m.household_id.as_str()) else { continue };
             let id = identity::parse_id(&m.id_raw, dates.as_of).ok();
             if let Some(id) = &id {
-                let list = person_households.entry(id.as_str().to_string()).or_default();
+                let list = person_households.entry(Text::from(id.as_str())).or_default();
                 if !list.contains(&hi) {
                     list.push(hi);
                 }
