@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 /// One audit line.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct AuditEvent {
     /// RFC 3339 UTC time, filled in by [`AuditLog::record`].
     pub time: String,
@@ -92,12 +92,26 @@ impl AuditLog {
             if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
                 tracing::error!(error = %e, "cannot append to the audit log");
             }
+        } else {
+            // Only an in-memory log keeps its events: a batch's file-backed
+            // log sees one event per request (over a million for a province)
+            // and must not hold them all.
+            inner.lines.push(event);
         }
-        inner.lines.push(event);
     }
 
-    /// Every event recorded through this handle, in order.
+    /// Every event recorded through this handle, in order (a file-backed
+    /// log reads its file back: the events of this run id).
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.inner.lock().expect("audit lock").lines.clone()
+        let inner = self.inner.lock().expect("audit lock");
+        match &self.path {
+            None => inner.lines.clone(),
+            Some(path) => std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<AuditEvent>(l).ok())
+                .filter(|e| e.run_id == self.run_id)
+                .collect(),
+        }
     }
 }

@@ -39,7 +39,12 @@ impl AnswerCache {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?.create_if_missing(true);
+        // WAL + NORMAL: the store is a cache (a lost tail is asked again), so
+        // it needs no fsync per commit.
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS answers (
@@ -82,20 +87,26 @@ impl AnswerCache {
     }
 
     /// Stores the answers about the persons asked (replacing older ones).
+    ///
+    /// Rows go in as multi-row `INSERT`s in one transaction: one statement
+    /// per row cost ~50 µs each through the driver (6 s for 127k answers).
     pub async fn store(&self, source: &str, as_of: NaiveDate, run_id: &str, answers: &HashMap<String, Records>) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        /// Rows per statement: 5 bound values each, under SQLite's 32,766.
+        const ROWS_PER_INSERT: usize = 1000;
         let mut ids: Vec<&String> = answers.keys().collect();
         ids.sort();
-        for id in ids {
-            let payload = serde_json::to_string(&answers[id]).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            sqlx::query("INSERT OR REPLACE INTO answers (source, person_id, as_of, run_id, payload) VALUES (?, ?, ?, ?, ?)")
-                .bind(source)
-                .bind(id)
-                .bind(as_of.to_string())
-                .bind(run_id)
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
+        let as_of = as_of.to_string();
+        let mut tx = self.pool.begin().await?;
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let payloads = chunk
+                .iter()
+                .map(|id| serde_json::to_string(&answers[*id]).map_err(|e| sqlx::Error::Protocol(e.to_string())))
+                .collect::<Result<Vec<String>, _>>()?;
+            let mut insert = sqlx::QueryBuilder::new("INSERT OR REPLACE INTO answers (source, person_id, as_of, run_id, payload) ");
+            insert.push_values(chunk.iter().zip(payloads), |mut row, (id, payload)| {
+                row.push_bind(source).push_bind(id.as_str()).push_bind(as_of.as_str()).push_bind(run_id).push_bind(payload);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await
     }

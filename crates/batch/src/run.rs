@@ -171,8 +171,10 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
 
     // Fetch every source concurrently.
     let mut tasks = Vec::new();
+    let planner = engine::RequestPlanner::new(&roster, req.as_of);
     for (cfg, source) in sources {
-        let requests: Vec<PersonRequest> = engine::plan_requests(&roster, req.as_of, source.code())
+        let requests: Vec<PersonRequest> = planner
+            .plan(source.code())
             .into_iter()
             .filter(|p| source.wants_person(p.age))
             .map(|p| PersonRequest { id: p.id, name: p.name, auth_no: p.auth_no, age: p.age })
@@ -199,6 +201,7 @@ pub async fn run(req: &RunRequest, registry: &Registry, load_roster: RosterLoade
             (cfg, kinds, persons, result, t.elapsed().as_secs_f64())
         }));
     }
+    drop(planner);
     let mut fetched = Vec::new();
     for t in tasks {
         fetched.push(t.await.map_err(|e| RunError::Failed(format!("a source task panicked: {e}")))?);

@@ -25,7 +25,7 @@ use polars::prelude::*;
 
 use super::merge::{MergedEducation, MergedHr, Resolved};
 use super::Ctx;
-use crate::model::{BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Property, RecordKind, Text, Vehicle};
+use crate::model::{BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Property, RecordKind, Vehicle};
 use crate::money::Fen;
 
 /// `hr_items.kind`: what an HR item is (POLICY §6).
@@ -129,20 +129,18 @@ pub(crate) fn build<'a>(cx: &'a Ctx, households: &[HouseholdRow], members: &[Mem
     let mut rows = Rows::default();
     // Persons in ID order, each person's records in delivery order: `row`
     // numbers then order like the per-person vectors they come from.
-    let mut ids: Vec<&Text> = cx.persons.keys().collect();
-    ids.sort();
-    for &id in &ids {
-        let p = &cx.persons[id];
-        rows.hr.extend(p.hr.iter().map(|(src, hr)| (id.as_str(), *src, hr)));
-        rows.visits.extend(p.visits.iter());
-        rows.balances.extend(p.balances.iter());
-        rows.vehicles.extend(p.vehicles.iter());
-        rows.properties.extend(p.properties.iter());
-        rows.business.extend(p.business.iter());
-        rows.disability.extend(p.disability.iter());
-        rows.insurance.extend(p.insurance.iter());
-        rows.education.extend(p.education.iter().filter(|(_, e)| e.current().is_some()).map(|(src, e)| (id.as_str(), *src, e)));
-    }
+    // The store holds each kind in person-ID order already.
+    let ids = cx.store.persons_sorted();
+    let st = &cx.store;
+    rows.hr.extend(st.hr.iter().map(|r| (r.id.as_str(), r.src, &r.data)));
+    rows.visits.extend(st.visits.iter());
+    rows.balances.extend(st.balances.iter());
+    rows.vehicles.extend(st.vehicles.iter());
+    rows.properties.extend(st.properties.iter());
+    rows.business.extend(st.business.iter());
+    rows.disability.extend(st.disability.iter());
+    rows.insurance.extend(st.insurance.iter());
+    rows.education.extend(st.education.iter().filter(|r| r.data.current().is_some()).map(|r| (r.id.as_str(), r.src, &r.data)));
     // Person numbers: every person with records, then members without any.
     let mut numbers: HashMap<&str, u32> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
     let member_numbers: Vec<u32> = members
@@ -244,7 +242,7 @@ pub(crate) fn build<'a>(cx: &'a Ctx, households: &[HouseholdRow], members: &[Mem
         "row" => n(rows.vehicles.len()),
         "person" => rows.vehicles.iter().map(|r| person(&r.id)).collect::<Vec<_>>(),
         "src" => rows.vehicles.iter().map(|r| src(r.src)).collect::<Vec<_>>(),
-        "plate" => rows.vehicles.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        "plate" => rows.vehicles.iter().map(|r| r.key().to_string()).collect::<Vec<String>>(),
         "status" => rows.vehicles.iter().map(|r| r.rec.status.trim()).collect::<Vec<_>>(),
         "class" => rows.vehicles.iter().map(|r| r.rec.vehicle_type.trim().chars().next().map(String::from).unwrap_or_default()).collect::<Vec<_>>(),
     )?;

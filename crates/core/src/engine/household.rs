@@ -250,7 +250,7 @@ fn roster_stage(cx: &Ctx, h: usize, members: &mut Vec<MemberRow>) -> (Draft, Hou
                             findings.push((D::DECLARED_MEMBER_INCARCERATED, id.to_string(), String::new(), "申报成员正在服刑".into(), name.clone()));
                         }
                         "迁出" => {
-                            let ev = Evidence { department: cx.codes[reg.src].to_string(), record_ref: reg.key.to_string(), origin: origin_text(&reg.rec.origin), fact: format!("人员状态 {status} {date}") };
+                            let ev = Evidence { department: cx.codes[reg.src].to_string(), record_ref: reg.key().to_string(), origin: origin_text(&reg.rec.origin), fact: format!("人员状态 {status} {date}") };
                             reasons.add(R::MEMBER_MOVED_OUT, "a member has moved out of the registry area").evidence.push(ev);
                         }
                         _ => {}
@@ -915,21 +915,21 @@ fn assemble(cx: &Ctx, rows: &Rows, c: &Collected, h: usize, draft: Draft, filed:
         for &row in &c.vehicles[h] {
             let v = rows.vehicles[row as usize];
             let fact = format!("车辆类型 {}, 状态 正常, 初次登记 {}", v.rec.vehicle_type.trim(), v.rec.first_registered);
-            r.evidence.push(Evidence { department: cx.codes[v.src].to_string(), record_ref: v.key.to_string(), origin: origin_text(&v.rec.origin), fact });
+            r.evidence.push(Evidence { department: cx.codes[v.src].to_string(), record_ref: v.key().to_string(), origin: origin_text(&v.rec.origin), fact });
         }
     }
     let held = |residential: bool| c.properties[h].iter().filter(move |(_, r)| *r == residential).map(|(row, _)| rows.properties[*row as usize]);
     if flag("multiple_residential") {
         let r = reasons.add(R::MULTIPLE_RESIDENTIAL_PROPERTIES, format!("{} residential certificates held (limit 1)", x.residential));
         for prop in held(true) {
-            r.evidence.push(Evidence { department: cx.codes[prop.src].to_string(), record_ref: prop.key.to_string(), origin: origin_text(&prop.rec.origin), fact: format!("用途 住宅, 状态 {}", prop.rec.status.trim()) });
+            r.evidence.push(Evidence { department: cx.codes[prop.src].to_string(), record_ref: prop.key().to_string(), origin: origin_text(&prop.rec.origin), fact: format!("用途 住宅, 状态 {}", prop.rec.status.trim()) });
         }
     }
     if flag("non_residential_property") {
         let r = reasons.add(R::NON_RESIDENTIAL_PROPERTY, "a counted member holds a non-residential property");
         for prop in held(false) {
             let fact = format!("用途 {}, 状态 {}", prop.rec.usage.trim(), prop.rec.status.trim());
-            r.evidence.push(Evidence { department: cx.codes[prop.src].to_string(), record_ref: prop.key.to_string(), origin: origin_text(&prop.rec.origin), fact });
+            r.evidence.push(Evidence { department: cx.codes[prop.src].to_string(), record_ref: prop.key().to_string(), origin: origin_text(&prop.rec.origin), fact });
         }
     }
     if flag("is_business_owner") || flag("business_income_unverified") {
@@ -939,7 +939,7 @@ fn assemble(cx: &Ctx, rows: &Rows, c: &Collected, h: usize, draft: Draft, filed:
             let role = b.rec.role.trim();
             let capital = b.rec.registered_capital_fen.map(yuan_grouped).unwrap_or_else(|| "未知".into());
             let fact = format!("{} {} {role}, 注册资本 {capital}", b.rec.entity_type.trim(), b.rec.status.trim());
-            let ev = Evidence { department: cx.codes[b.src].to_string(), record_ref: b.key.to_string(), origin: origin_text(&b.rec.origin), fact };
+            let ev = Evidence { department: cx.codes[b.src].to_string(), record_ref: b.key().to_string(), origin: origin_text(&b.rec.origin), fact };
             match class {
                 SOLE_PROPRIETOR => reasons.add(R::BUSINESS_INCOME_UNVERIFIED, "a counted member runs a registered business whose income is not verified").evidence.push(ev),
                 OWNER_AT_LIMIT => {
@@ -1000,7 +1000,7 @@ fn medical_evidence(cx: &Ctx, rows: &Rows, found: &[u32]) -> Vec<Evidence> {
         .map(|&row| {
             let v = rows.visits[row as usize];
             let fact = format!("{} 个人自付 {}", v.rec.visit_date, yuan_grouped(v.rec.self_paid_fen));
-            Evidence { department: cx.codes[v.src].to_string(), record_ref: v.key.to_string(), origin: origin_text(&v.rec.origin), fact }
+            Evidence { department: cx.codes[v.src].to_string(), record_ref: v.key().to_string(), origin: origin_text(&v.rec.origin), fact }
         })
         .collect()
 }
@@ -1013,7 +1013,7 @@ fn asset_evidence(cx: &Ctx, rows: &Rows, found: &[(u32, Fen)]) -> Vec<Evidence> 
             let b = rows.balances[row as usize];
             let converted = if b.rec.currency == Currency::Usd { format!("USD {} × {} = ", yuan_grouped(b.rec.balance_cents), rate.raw) } else { String::new() };
             let fact = format!("{} {converted}{}", b.rec.account_type, yuan_grouped(fen));
-            Evidence { department: cx.codes[b.src].to_string(), record_ref: b.key.to_string(), origin: origin_text(&b.rec.origin), fact }
+            Evidence { department: cx.codes[b.src].to_string(), record_ref: b.key().to_string(), origin: origin_text(&b.rec.origin), fact }
         })
         .collect()
 }
@@ -1033,7 +1033,7 @@ fn coverage_gaps(rows: &Rows, c: &Collected, h: usize, hv: &super::roster::House
     }
     for &(pos, row) in &c.gap_disability[h] {
         let d = rows.disability[row as usize];
-        gaps.push((pos, (D::DISABILITY_SUBSIDY_MISSING, d.id.to_string(), d.key.to_string(), "持有效残疾证但未享受困难残疾人生活补贴".into(), d.rec.name.to_string())));
+        gaps.push((pos, (D::DISABILITY_SUBSIDY_MISSING, d.id.to_string(), d.key().to_string(), "持有效残疾证但未享受困难残疾人生活补贴".into(), d.rec.name.to_string())));
     }
     // Stable: within a member, insurance, then education, then disability, each in delivery order.
     gaps.sort_by_key(|(pos, _)| *pos);

@@ -55,9 +55,17 @@ pub(crate) struct Resolved<T> {
     pub src: usize,
     pub id: Text,
     pub rec: T,
-    pub key: Text,
     /// Distinct contents were delivered under this key.
     pub conflict: bool,
+}
+
+impl<T: CanonRecord> Resolved<T> {
+    /// The record key (DEPARTMENTS.md). Computed when cited rather than
+    /// stored: most keys are longer than inline text, and a stored copy per
+    /// record cost ~50 bytes of tens of millions.
+    pub fn key(&self) -> Text {
+        self.rec.key(&self.id)
+    }
 }
 
 /// Why a record was turned away at the gate.
@@ -108,25 +116,38 @@ pub(crate) fn admit<T: CanonRecord>(
 
 /// Groups admitted records by key, merging exact repeats and resolving conflicts.
 pub(crate) fn dedupe<T: CanonRecord>(items: Vec<Admitted<T>>, counts: &mut RecordCounts) -> Vec<Resolved<T>> {
-    let mut groups: Vec<(Text, Text, usize, Vec<T>)> = Vec::new();
+    /// Rows under one key. Almost every key has one row: `later` stays an
+    /// empty (unallocated) Vec for them.
+    struct Group<T> {
+        id: Text,
+        src: usize,
+        first: T,
+        later: Vec<T>,
+    }
+    let mut groups: Vec<Group<T>> = Vec::with_capacity(items.len());
     let mut by_key: FxHashMap<Text, usize> = FxHashMap::default();
+    by_key.reserve(items.len());
     for a in items {
         let key = a.rec.key(&a.id);
         match by_key.get(&key) {
-            Some(&g) => groups[g].3.push(a.rec),
+            Some(&g) => groups[g].later.push(a.rec),
             None => {
-                by_key.insert(key.clone(), groups.len());
-                groups.push((key, a.id, a.src, vec![a.rec]));
+                by_key.insert(key, groups.len());
+                groups.push(Group { id: a.id, src: a.src, first: a.rec, later: Vec::new() });
             }
         }
     }
+    drop(by_key);
     groups
         .into_iter()
-        .map(|(key, id, src, rows)| {
-            counts.duplicates += rows.len() as u64 - 1;
+        .map(|Group { id, src, first, later }| {
+            counts.duplicates += later.len() as u64;
             counts.used += 1;
+            if later.is_empty() {
+                return Resolved { src, id, rec: first, conflict: false };
+            }
             let mut distinct: Vec<T> = Vec::new();
-            for r in rows {
+            for r in std::iter::once(first).chain(later) {
                 // Keep the *last* delivery of each distinct content, in delivery order.
                 if let Some(pos) = distinct.iter().position(|d| d.same_content(&r)) {
                     distinct.remove(pos);
@@ -135,7 +156,7 @@ pub(crate) fn dedupe<T: CanonRecord>(items: Vec<Admitted<T>>, counts: &mut Recor
             }
             let conflict = distinct.len() > 1;
             let rec = if conflict { T::resolve(distinct) } else { distinct.pop().expect("one row") };
-            Resolved { src, id, rec, key, conflict }
+            Resolved { src, id, rec, conflict }
         })
         .collect()
 }
