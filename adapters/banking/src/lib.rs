@@ -398,7 +398,13 @@ fn read_lines(path: &Path, mut reader: impl BufRead, out: &mut SourceOutput) -> 
         )),
         Some(_) => {
             out.stats.rows_read += record_lines;
-            out.records.bank_balances.append(&mut records);
+            // Handed over, not copied, when nothing is there yet: one file's
+            // records are not held twice.
+            if out.records.bank_balances.is_empty() {
+                out.records.bank_balances = records;
+            } else {
+                out.records.bank_balances.append(&mut records);
+            }
             out.quarantine.append(&mut quarantine);
             Ok(())
         }
