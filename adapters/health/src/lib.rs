@@ -645,4 +645,34 @@ mod tests {
         assert!(cell_year(&DataRef::String("26".into())).is_err());
         assert_eq!(cell_text(&DataRef::Float(522722880623064.0)), "522722880623064");
     }
+
+    /// The streamed read (cell by cell) and the whole read (`Range`) agree
+    /// on every fixture workbook: records, quarantine, counts and errors.
+    #[test]
+    fn streamed_and_whole_reads_agree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/health");
+        let mut books = Vec::new();
+        for dir in [root.clone(), root.join("missing_column"), root.join("missing_sheet"), root.join("not_xlsx")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "xlsx") {
+                    books.push(path);
+                }
+            }
+        }
+        assert!(books.len() >= 3, "{books:?}");
+        let settings = HealthSettings::default();
+        for path in books {
+            let read = |stream: bool| {
+                let mut out = SourceOutput::default();
+                let result = (|| -> Result<(), SourceError> {
+                    let mut book: Xlsx<_> = open_workbook(&path).map_err(|e| bad_file(&path, format!("{e}")))?;
+                    let file: FileName = file_name(&path).into();
+                    read_sheets(&mut book, &path, &settings, &file, &mut out, stream).map_err(SheetError::into_source_error)
+                })();
+                (result.map_err(|e| e.to_string()), format!("{:?}", out.records), out.quarantine, out.stats)
+            };
+            assert_eq!(read(true), read(false), "{}", path.display());
+        }
+    }
 }
