@@ -1,6 +1,6 @@
 //! Reads one format's million-row files through its adapter and prints one
 //! JSON line: rows, bytes, best time of the runs, MB/s, rows/s, RSS before
-//! and peak RSS during the read. One process per format, so that each peak
+//! the read, with its output held after it, and the peak during it. One process per format, so that each peak
 //! is that format's own (see benches/readers.sh).
 //!
 //! `cargo run --profile perf -p hedui-benches --example read_1m -- <format> [runs]`
@@ -31,6 +31,7 @@ fn main() {
         "mb_per_s": mb / m.seconds,
         "rows_per_s": m.rows as f64 / m.seconds,
         "rss_before_mib": m.rss_before as f64 / 1048576.0,
+        "rss_held_mib": m.rss_held as f64 / 1048576.0,
         "peak_rss_mib": m.peak_rss as f64 / 1048576.0,
     });
     println!("{line}");
