@@ -3,6 +3,11 @@
 //! files it reads) and the rule evaluation over the whole world.
 //!
 //! `cargo bench -p hedui-benches` (world size: `HEDUI_BENCH_HOUSEHOLDS`).
+//!
+//! `read_1m_*`: each delivery format read through its adapter from files of
+//! at least 1,000,000 data rows (hedui-benches' `big`, written once under
+//! `target/bench-worlds/rows-1m/`). `benches/readers.sh` runs them one per
+//! process and adds rows/s and peak RSS.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -126,4 +131,46 @@ fn rules_verify_world(bencher: Bencher) {
         .counter(ItemsCount::new(records))
         .with_inputs(inputs)
         .bench_local_values(|inputs| hedui_core::engine::verify(black_box(&roster), &policy, b::as_of(), inputs).expect("verify").verdicts.len());
+}
+
+/// One format of at least a million rows, read whole through its adapter
+/// (a few samples of one run each: a run takes seconds).
+fn read_1m(bencher: Bencher, format: &str) {
+    let f = b::big::format(format);
+    bencher.counter(BytesCount::new(f.bytes())).bench(|| f.read());
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_gbk_csv(bencher: Bencher) {
+    read_1m(bencher, "gbk_csv");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_bom_csv(bencher: Bencher) {
+    read_1m(bencher, "bom_csv");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_csv(bencher: Bencher) {
+    read_1m(bencher, "csv");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_roster_csv(bencher: Bencher) {
+    read_1m(bencher, "roster_csv");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_jsonl(bencher: Bencher) {
+    read_1m(bencher, "jsonl");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_banking_rsp(bencher: Bencher) {
+    read_1m(bencher, "banking_rsp");
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn read_1m_xlsx(bencher: Bencher) {
+    read_1m(bencher, "xlsx");
 }

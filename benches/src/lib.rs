@@ -7,6 +7,8 @@
 //!
 //! The world's size is `HEDUI_BENCH_HOUSEHOLDS` (default 5,000 households).
 
+pub mod big;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

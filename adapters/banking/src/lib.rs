@@ -20,11 +20,11 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use encoding_rs::EncoderResult;
-use hedui_adapter::files::{self, TextEncoding};
+use hedui_adapter::files;
 use hedui_adapter::{text, AuditEvent, PersonRequest, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
 use hedui_core::model::{BankBalance, Currency, FileName, Origin, RecordKind, Text};
 use serde::Deserialize;
@@ -124,9 +124,7 @@ impl BankingSource {
         }
         let total = mine.len() as u64;
         for (i, path) in mine.iter().enumerate() {
-            let result = fs::read(path)
-                .map_err(|e| SourceError::Io { path: path.clone(), source: e })
-                .and_then(|bytes| parse_response(path, &bytes, &mut out));
+            let result = read_response(path, &mut out);
             let mut event = AuditEvent::new(&self.code, "file_read", file_name(path));
             if result.is_err() {
                 event.outcome = "error: incomplete or unreadable response".into();
@@ -262,41 +260,119 @@ pub fn write_request(dir: &Path, batch_id: &str, persons: &[PersonRequest]) -> R
 /// Parses one response file's bytes into `out` (records, quarantine,
 /// `rows_read`). The file must be GBK, have the response columns, and end
 /// with a trailer whose count equals its record lines; otherwise nothing of
-/// it is used and the error names the file.
+/// it is used and the error names the file. Reads the bytes line by line
+/// exactly as [`read_response`] reads a file.
 pub fn parse_response(path: &Path, bytes: &[u8], out: &mut SourceOutput) -> Result<(), SourceError> {
-    // A GBK file with the Chinese header is never valid UTF-8 (its lead bytes
-    // are UTF-8 continuation bytes), so valid non-ASCII UTF-8 means the
-    // exchange sent the wrong encoding — GBK decoding would only give mojibake.
-    if bytes.starts_with(b"\xEF\xBB\xBF") || (!bytes.is_ascii() && std::str::from_utf8(bytes).is_ok()) {
-        return Err(bad_file(path, "encoded in UTF-8, but banking responses must be GBK: ask the exchange to resend the file in GBK"));
+    read_lines(path, bytes, out)
+}
+
+/// Reads one response file into `out` as a stream, line by line from a
+/// buffered reader (see [`parse_response`] for what is checked). Only this
+/// file's parsed records are held until its trailer checks out.
+pub fn read_response(path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
+    let file = File::open(path).map_err(|e| SourceError::Io { path: path.to_path_buf(), source: e })?;
+    read_lines(path, BufReader::with_capacity(files::CHUNK, file), out)
+}
+
+/// What is known of a response's encoding from the lines read so far.
+///
+/// A GBK file with the Chinese header is never valid UTF-8 (its lead bytes
+/// are UTF-8 continuation bytes), so valid non-ASCII UTF-8 means the exchange
+/// sent the wrong encoding — GBK decoding would only give mojibake. Lines end
+/// at `\n`, which is never inside a UTF-8 or GBK character, so the file is
+/// valid UTF-8 (or GBK) exactly when each of its lines is.
+struct Encoding {
+    bom: bool,
+    utf8: bool,
+    non_ascii: bool,
+    gbk: bool,
+}
+
+impl Encoding {
+    /// Notes one raw line (its UTF-8-ness; the BOM on the first).
+    fn see(&mut self, raw: &[u8], first: bool) {
+        self.bom |= first && raw.starts_with(b"\xEF\xBB\xBF");
+        if !raw.is_ascii() {
+            self.non_ascii = true;
+            self.utf8 = self.utf8 && std::str::from_utf8(raw).is_ok();
+        }
     }
-    let text = files::decode(path, bytes, TextEncoding::Gbk)?;
+
+    /// The whole file's verdict, in the order whole-file checks gave it: UTF-8 first, then GBK.
+    fn error(&self, path: &Path) -> Option<SourceError> {
+        if self.bom || (self.non_ascii && self.utf8) {
+            return Some(bad_file(path, "encoded in UTF-8, but banking responses must be GBK: ask the exchange to resend the file in GBK"));
+        }
+        if !self.gbk {
+            return Some(SourceError::BadFile { path: path.to_path_buf(), message: "not valid GBK text: check the file's encoding".into() });
+        }
+        None
+    }
+}
+
+/// Decodes one raw line of GBK into `text` (cleared first); `false` if malformed.
+fn decode_line(raw: &[u8], text: &mut String) -> bool {
+    text.clear();
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    text.reserve(decoder.max_utf8_buffer_length_without_replacement(raw.len()).unwrap_or(raw.len() * 3));
+    let (result, _) = decoder.decode_to_string_without_replacement(raw, text, true);
+    result == encoding_rs::DecoderResult::InputEmpty
+}
+
+fn read_lines(path: &Path, mut reader: impl BufRead, out: &mut SourceOutput) -> Result<(), SourceError> {
+    let io_error = |e| SourceError::Io { path: path.to_path_buf(), source: e };
     let file: FileName = file_name(path).into();
+    let mut enc = Encoding { bom: false, utf8: true, non_ascii: false, gbk: true };
+    let mut raw: Vec<u8> = Vec::with_capacity(256);
+    let mut text = String::with_capacity(256);
+    let mut line_no: u64 = 0;
 
     let mut cols: Option<Columns> = None;
     let mut trailer: Option<u64> = None;
     let mut record_lines: u64 = 0;
     let mut records = Vec::new();
     let mut quarantine = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
-        let line_no = i as u64 + 1;
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+    // The first problem found; the rest of the file is then only checked for
+    // its encoding, whose errors come first (as when it was decoded whole).
+    let mut refused: Option<SourceError> = None;
+    loop {
+        raw.clear();
+        if reader.read_until(b'\n', &mut raw).map_err(io_error)? == 0 {
+            break;
+        }
+        line_no += 1;
+        enc.see(&raw, line_no == 1);
+        if !enc.gbk || !decode_line(&raw, &mut text) {
+            enc.gbk = false;
+            continue;
+        }
+        if refused.is_some() {
+            continue;
+        }
+        let line = text.strip_suffix('\n').unwrap_or(&text);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
         if trailer.is_some() {
-            return Err(bad_file(path, format!("line {line_no}: data after the trailer #END — the file is malformed; banking is unavailable for this batch")));
+            refused = Some(bad_file(path, format!("line {line_no}: data after the trailer #END — the file is malformed; banking is unavailable for this batch")));
+            continue;
         }
         let Some(cols) = &cols else {
-            cols = Some(header_columns(path, line)?);
+            match header_columns(path, line) {
+                Ok(c) => cols = Some(c),
+                Err(e) => refused = Some(e),
+            }
             continue;
         };
         if let Some(rest) = line.trim().strip_prefix("#END") {
             let count = rest.strip_prefix('|').map(str::trim).filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
-            let count = count.and_then(|c| c.parse::<u64>().ok()).ok_or_else(|| {
-                bad_file(path, format!("line {line_no}: malformed trailer {line:?}, expected #END|<record count>; banking is unavailable for this batch"))
-            })?;
-            trailer = Some(count);
+            match count.and_then(|c| c.parse::<u64>().ok()) {
+                Some(count) => trailer = Some(count),
+                None => {
+                    refused = Some(bad_file(path, format!("line {line_no}: malformed trailer {line:?}, expected #END|<record count>; banking is unavailable for this batch")))
+                }
+            }
             continue;
         }
         record_lines += 1;
@@ -304,6 +380,9 @@ pub fn parse_response(path: &Path, bytes: &[u8], out: &mut SourceOutput) -> Resu
             Ok(r) => records.push(r),
             Err(q) => quarantine.push(q),
         }
+    }
+    if let Some(e) = enc.error(path).or(refused) {
+        return Err(e);
     }
     if cols.is_none() {
         return Err(bad_file(path, "empty file: no header line"));
@@ -319,7 +398,13 @@ pub fn parse_response(path: &Path, bytes: &[u8], out: &mut SourceOutput) -> Resu
         )),
         Some(_) => {
             out.stats.rows_read += record_lines;
-            out.records.bank_balances.append(&mut records);
+            // Handed over, not copied, when nothing is there yet: one file's
+            // records are not held twice.
+            if out.records.bank_balances.is_empty() {
+                out.records.bank_balances = records;
+            } else {
+                out.records.bank_balances.append(&mut records);
+            }
             out.quarantine.append(&mut quarantine);
             Ok(())
         }

@@ -27,9 +27,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use hedui_adapter::files::{read_text, Table, TextEncoding};
+use hedui_adapter::files::{self, DelimitedReader, Row, TextEncoding};
 use hedui_adapter::{text, SourceError};
-use hedui_core::model::{AreaType, Authorization, Household, Member, Program, Roster};
+use hedui_core::model::{AreaType, Authorization, FileName, Household, Member, Program, Roster};
 
 /// The roster's households file.
 pub const HOUSEHOLDS_FILE: &str = "households.csv";
@@ -52,7 +52,27 @@ const HOUSEHOLD_COLUMNS: [&str; 13] = [
     "auth_scope",
 ];
 const MEMBER_COLUMNS: [&str; 4] = ["household_id", "id_number", "name", "relation"];
-const AUTH_COLUMNS: [&str; 4] = ["auth_no", "auth_signed_date", "auth_valid_until", "auth_scope"];
+// Indices into HOUSEHOLD_COLUMNS.
+const H_ID: usize = 0;
+const H_PROGRAM: usize = 1;
+const H_COUNTY: usize = 2;
+const H_AREA_TYPE: usize = 3;
+const H_HEAD_ID: usize = 4;
+const H_INCOME: usize = 5;
+const H_ASSETS: usize = 6;
+const H_VEHICLES: usize = 7;
+const H_PROPERTIES: usize = 8;
+const H_AUTH_NO: usize = 9;
+const H_AUTH_SIGNED: usize = 10;
+const H_AUTH_VALID_UNTIL: usize = 11;
+const H_AUTH_SCOPE: usize = 12;
+/// The authorization's columns, all filled or all empty.
+const AUTH_COLUMNS: [usize; 4] = [H_AUTH_NO, H_AUTH_SIGNED, H_AUTH_VALID_UNTIL, H_AUTH_SCOPE];
+// Indices into MEMBER_COLUMNS.
+const M_HOUSEHOLD_ID: usize = 0;
+const M_ID: usize = 1;
+const M_NAME: usize = 2;
+const M_RELATION: usize = 3;
 
 /// What is wrong, for programs that sort or count problems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,46 +157,39 @@ impl Problems {
     }
 }
 
-/// Reads and checks the roster in `dir`.
+/// Reads and checks the roster in `dir`. Each file is read as a stream,
+/// row by row (see [`hedui_adapter::files`]).
 pub fn load_roster(dir: &Path) -> Result<Roster, RosterError> {
     let mut problems = Problems(Vec::new());
-    let households_table = read_table(dir, HOUSEHOLDS_FILE, &HOUSEHOLD_COLUMNS, &mut problems);
-    let members_table = read_table(dir, MEMBERS_FILE, &MEMBER_COLUMNS, &mut problems);
-
     let mut roster = Roster::default();
     // household_id → first line, for duplicates and member checks. Rows with
     // other problems still count as present so their members are not flagged.
     let mut known: BTreeMap<String, u64> = BTreeMap::new();
-    if let Some(t) = &households_table {
-        for (line, rec) in &t.rows {
-            let row = Row { table: t, rec, line: *line };
-            if let Some(h) = household(&row, &mut known, &mut problems) {
-                roster.households.push(h);
-            }
+    let households_read = read_file(dir, HOUSEHOLDS_FILE, &HOUSEHOLD_COLUMNS, &mut problems, |row, problems| {
+        if let Some(h) = household(row, &mut known, problems) {
+            roster.households.push(h);
         }
-    }
-    if let Some(t) = &members_table {
-        for (line, rec) in &t.rows {
-            let row = Row { table: t, rec, line: *line };
-            let household_id = row.cell("household_id").trim().to_string();
-            if household_id.is_empty() {
-                problems.add(MEMBERS_FILE, *line, "household_id", "", ProblemKind::EmptyValue, "empty household_id");
-                continue;
-            }
-            // Without a readable households.csv every member would be "unknown": say nothing.
-            if households_table.is_some() && !known.contains_key(&household_id) {
-                problems.add(MEMBERS_FILE, *line, "household_id", row.cell("household_id"), ProblemKind::UnknownHousehold, "no such household in households.csv");
-                continue;
-            }
-            roster.members.push(Member {
-                line: *line,
-                household_id,
-                id_raw: row.cell("id_number").into(),
-                name: row.cell("name").into(),
-                relation: row.cell("relation").trim().to_string(),
-            });
+    });
+    read_file(dir, MEMBERS_FILE, &MEMBER_COLUMNS, &mut problems, |row, problems| {
+        let line = row.line;
+        let household_id = row.cell(M_HOUSEHOLD_ID).trim().to_string();
+        if household_id.is_empty() {
+            problems.add(MEMBERS_FILE, line, "household_id", "", ProblemKind::EmptyValue, "empty household_id");
+            return;
         }
-    }
+        // Without a readable households.csv every member would be "unknown": say nothing.
+        if households_read && !known.contains_key(&household_id) {
+            problems.add(MEMBERS_FILE, line, "household_id", row.cell(M_HOUSEHOLD_ID), ProblemKind::UnknownHousehold, "no such household in households.csv");
+            return;
+        }
+        roster.members.push(Member {
+            line,
+            household_id,
+            id_raw: row.cell(M_ID).into(),
+            name: row.cell(M_NAME).into(),
+            relation: row.cell(M_RELATION).trim().to_string(),
+        });
+    });
 
     if problems.0.is_empty() {
         Ok(roster)
@@ -188,49 +201,49 @@ pub fn load_roster(dir: &Path) -> Result<Roster, RosterError> {
     }
 }
 
-/// Reads one roster file; `None` (with problems recorded) when it cannot be used.
-fn read_table(dir: &Path, name: &str, columns: &[&str], problems: &mut Problems) -> Option<Table> {
+/// Reads one roster file, handing each well-formed row to `each`; `false`
+/// (with the file's problem recorded) when it cannot be used. A file that
+/// fails part-way (bad UTF-8 deep in it) keeps only that problem: what its
+/// earlier rows reported is taken back, as when files were decoded whole.
+fn read_file(dir: &Path, name: &str, columns: &[&str], problems: &mut Problems, mut each: impl FnMut(&Row, &mut Problems)) -> bool {
     let path = dir.join(name);
     if !path.is_file() {
         problems.add(name, 0, "", "", ProblemKind::MissingFile, format!("file not found: {}", path.display()));
-        return None;
+        return false;
     }
-    let parsed = read_text(&path, TextEncoding::Utf8).and_then(|text| Table::parse(&path, &text, b',', columns));
-    match parsed {
-        Ok(t) => {
-            for (line, why) in &t.malformed {
-                problems.add(name, *line, "", "", ProblemKind::MalformedRow, format!("malformed row: {why}"));
+    let before = problems.0.len();
+    let mut read = || -> Result<(), SourceError> {
+        let mut reader = DelimitedReader::open(&path, TextEncoding::Utf8, b',')?;
+        let headers = reader.header()?.ok_or_else(|| files::no_header(&path))?;
+        let cols = match files::column_indices(&headers, columns) {
+            Ok(cols) => cols,
+            Err(missing) => {
+                reader.drain()?;
+                return Err(SourceError::MissingColumns { path: path.clone(), missing, found: headers });
             }
-            Some(t)
+        };
+        let file: FileName = name.into();
+        while let Some((line, rec)) = reader.next_row()? {
+            match rec {
+                Ok(rec) => each(&Row { file: &file, line, rec, cols: &cols, names: columns }, problems),
+                Err(why) => problems.add(name, line, "", "", ProblemKind::MalformedRow, format!("malformed row: {why}")),
+            }
         }
-        Err(SourceError::MissingColumns { missing, found, .. }) => {
+        Ok(())
+    };
+    let result = read();
+    let Err(e) = result else { return true };
+    problems.0.truncate(before);
+    match e {
+        SourceError::MissingColumns { missing, found, .. } => {
             for m in missing {
                 problems.add(name, 1, &m, "", ProblemKind::MissingColumn, format!("missing column (the header has: {})", found.join(",")));
             }
-            None
         }
-        Err(SourceError::BadFile { message, .. }) => {
-            problems.add(name, 0, "", "", ProblemKind::Unreadable, message);
-            None
-        }
-        Err(e) => {
-            problems.add(name, 0, "", "", ProblemKind::Unreadable, e.to_string());
-            None
-        }
+        SourceError::BadFile { message, .. } => problems.add(name, 0, "", "", ProblemKind::Unreadable, message),
+        e => problems.add(name, 0, "", "", ProblemKind::Unreadable, e.to_string()),
     }
-}
-
-/// One data row of a roster file.
-struct Row<'a> {
-    table: &'a Table,
-    rec: &'a csv::StringRecord,
-    line: u64,
-}
-
-impl Row<'_> {
-    fn cell(&self, column: &str) -> &str {
-        self.rec.get(self.table.col(column)).unwrap_or("")
-    }
+    false
 }
 
 /// Reads a household row, recording every problem in it; `None` if any.
@@ -238,25 +251,25 @@ fn household(row: &Row, known: &mut BTreeMap<String, u64>, problems: &mut Proble
     const F: &str = HOUSEHOLDS_FILE;
     let line = row.line;
     let before = problems.0.len();
-    let mut bad = |field: &str, kind: ProblemKind, message: String| problems.add(F, line, field, row.cell(field), kind, message);
+    let mut bad = |k: usize, kind: ProblemKind, message: String| problems.add(F, line, HOUSEHOLD_COLUMNS[k], row.cell(k), kind, message);
 
-    let household_id = row.cell("household_id").trim().to_string();
+    let household_id = row.cell(H_ID).trim().to_string();
     if household_id.is_empty() {
-        bad("household_id", ProblemKind::EmptyValue, "empty household_id".into());
+        bad(H_ID, ProblemKind::EmptyValue, "empty household_id".into());
     } else if let Some(first) = known.get(&household_id) {
-        bad("household_id", ProblemKind::DuplicateHousehold, format!("duplicate household_id (first on line {first})"));
+        bad(H_ID, ProblemKind::DuplicateHousehold, format!("duplicate household_id (first on line {first})"));
     } else {
         known.insert(household_id.clone(), line);
     }
-    let program = Program::parse(row.cell("program"));
+    let program = Program::parse(row.cell(H_PROGRAM));
     if program.is_none() {
-        bad("program", ProblemKind::UnknownProgram, "unknown program (expected DIBAO or TEKUN)".into());
+        bad(H_PROGRAM, ProblemKind::UnknownProgram, "unknown program (expected DIBAO or TEKUN)".into());
     }
-    let area_type = AreaType::parse(row.cell("area_type"));
+    let area_type = AreaType::parse(row.cell(H_AREA_TYPE));
     if area_type.is_none() {
-        bad("area_type", ProblemKind::UnknownAreaType, "unknown area_type (expected urban or rural)".into());
+        bad(H_AREA_TYPE, ProblemKind::UnknownAreaType, "unknown area_type (expected urban or rural)".into());
     }
-    let mut amount = |field: &str| match hedui_core::money::parse_yuan(row.cell(field)) {
+    let mut amount = |field: usize| match hedui_core::money::parse_yuan(row.cell(field)) {
         Ok(fen) if fen >= 0 => Some(fen),
         Ok(_) => {
             bad(field, ProblemKind::BadAmount, "negative amount".into());
@@ -267,41 +280,41 @@ fn household(row: &Row, known: &mut BTreeMap<String, u64>, problems: &mut Proble
             None
         }
     };
-    let income = amount("declared_monthly_income_yuan");
-    let assets = amount("declared_financial_assets_yuan");
-    let mut count = |field: &str| match row.cell(field).trim().parse::<u32>() {
+    let income = amount(H_INCOME);
+    let assets = amount(H_ASSETS);
+    let mut count = |field: usize| match row.cell(field).trim().parse::<u32>() {
         Ok(n) => Some(n),
         Err(_) => {
             bad(field, ProblemKind::BadCount, "not a whole number ≥ 0".into());
             None
         }
     };
-    let vehicles = count("declared_vehicle_count");
-    let properties = count("declared_property_count");
+    let vehicles = count(H_VEHICLES);
+    let properties = count(H_PROPERTIES);
 
     // The authorization: all four fields or none.
-    let empty: Vec<&str> = AUTH_COLUMNS.iter().copied().filter(|c| row.cell(c).trim().is_empty()).collect();
+    let empty: Vec<usize> = AUTH_COLUMNS.iter().copied().filter(|c| row.cell(*c).trim().is_empty()).collect();
     let mut authorization = None;
     if empty.len() < AUTH_COLUMNS.len() {
-        for field in &empty {
+        for &field in &empty {
             bad(field, ProblemKind::PartialAuthorization, "empty while other auth fields are filled: fill all four auth fields, or none for no authorization".into());
         }
-        let mut date = |field: &str| {
+        let mut date = |field: usize| {
             let raw = row.cell(field);
             if raw.trim().is_empty() {
                 return None; // reported above as a partial authorization
             }
             text::parse_date(raw).map_err(|e| bad(field, ProblemKind::BadDate, format!("{e} (expected YYYY-MM-DD)"))).ok()
         };
-        let signed = date("auth_signed_date");
-        let valid_until = date("auth_valid_until");
-        let scope = match row.cell("auth_scope").trim() {
+        let signed = date(H_AUTH_SIGNED);
+        let valid_until = date(H_AUTH_VALID_UNTIL);
+        let scope = match row.cell(H_AUTH_SCOPE).trim() {
             "" => None,
             "ALL" => Some(None),
             list => {
                 let codes: Vec<String> = list.split('|').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
                 if codes.is_empty() {
-                    bad("auth_scope", ProblemKind::BadScope, "expected ALL or department codes joined by |".into());
+                    bad(H_AUTH_SCOPE, ProblemKind::BadScope, "expected ALL or department codes joined by |".into());
                     None
                 } else {
                     Some(Some(codes))
@@ -309,7 +322,7 @@ fn household(row: &Row, known: &mut BTreeMap<String, u64>, problems: &mut Proble
             }
         };
         if let (Some(signed), Some(valid_until), Some(scope)) = (signed, valid_until, scope) {
-            authorization = Some(Authorization { number: row.cell("auth_no").trim().to_string(), signed, valid_until, scope });
+            authorization = Some(Authorization { number: row.cell(H_AUTH_NO).trim().to_string(), signed, valid_until, scope });
         }
     }
 
@@ -320,9 +333,9 @@ fn household(row: &Row, known: &mut BTreeMap<String, u64>, problems: &mut Proble
         line,
         household_id,
         program: program?,
-        county_code: row.cell("county_code").trim().to_string(),
+        county_code: row.cell(H_COUNTY).trim().to_string(),
         area_type: area_type?,
-        head_id_raw: row.cell("head_id").into(),
+        head_id_raw: row.cell(H_HEAD_ID).into(),
         declared_monthly_income_fen: income?,
         declared_financial_assets_fen: assets?,
         declared_vehicle_count: vehicles?,

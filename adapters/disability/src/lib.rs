@@ -16,7 +16,7 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::files::{list_files, non_empty, read_table, Row, TextEncoding};
 use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
 use hedui_core::model::{DisabilityCert, RecordKind};
 use serde::Deserialize;
@@ -26,6 +26,16 @@ pub const TYPE_NAME: &str = "disability";
 
 /// The columns of a 残联 file, in the order they are read.
 const COLUMNS: [&str; 8] = ["残疾证号", "身份证号", "姓名", "残疾类别", "残疾等级", "有效期至", "困难残疾人生活补贴", "重度残疾人护理补贴"];
+
+/// Indices into [`COLUMNS`].
+const CERTIFICATE_NO: usize = 0;
+const ID: usize = 1;
+const NAME: usize = 2;
+const CATEGORY: usize = 3;
+const LEVEL: usize = 4;
+const VALID_UNTIL: usize = 5;
+const LIVING_SUBSIDY: usize = 6;
+const CARE_SUBSIDY: usize = 7;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,12 +77,10 @@ impl Disability {
     }
 
     fn read_file(&self, cx: &SourceContext, path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let table = read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out)?;
-        read_rows(&table, out, |row, records| {
+        read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out, |row, records| {
             records.disability.push(certificate(row)?);
             Ok(())
-        });
-        Ok(())
+        })
     }
 }
 
@@ -80,14 +88,14 @@ impl Disability {
 fn certificate(row: &Row) -> Result<DisabilityCert, Quarantined> {
     Ok(DisabilityCert {
         origin: row.origin(),
-        certificate_no: row.parse("残疾证号", non_empty)?,
-        id_raw: row.cell("身份证号").into(),
-        name: row.cell("姓名").into(),
-        category: row.parse("残疾类别", |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
-        level: row.parse("残疾等级", parse_level)?,
-        valid_until: row.parse("有效期至", text::parse_date)?,
-        living_subsidy: row.parse("困难残疾人生活补贴", parse_yes_no)?,
-        care_subsidy: row.parse("重度残疾人护理补贴", parse_yes_no)?,
+        certificate_no: row.parse(CERTIFICATE_NO, non_empty)?,
+        id_raw: row.cell(ID).into(),
+        name: row.cell(NAME).into(),
+        category: row.parse(CATEGORY, |v| vocab::one_of(v, vocab::DISABILITY_CATEGORY))?,
+        level: row.parse(LEVEL, parse_level)?,
+        valid_until: row.parse(VALID_UNTIL, text::parse_date)?,
+        living_subsidy: row.parse(LIVING_SUBSIDY, parse_yes_no)?,
+        care_subsidy: row.parse(CARE_SUBSIDY, parse_yes_no)?,
     })
 }
 

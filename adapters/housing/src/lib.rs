@@ -16,7 +16,7 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::files::{list_files, non_empty, read_table, Row, TextEncoding};
 use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
 use hedui_core::model::{Property, RecordKind};
 use serde::Deserialize;
@@ -26,6 +26,16 @@ pub const TYPE_NAME: &str = "housing";
 
 /// The columns of a 不动产 file, in the order they are read.
 const COLUMNS: [&str; 8] = ["不动产权证号", "权利人证件号", "权利人姓名", "共有情况", "用途", "建筑面积", "登记日期", "状态"];
+
+/// Indices into [`COLUMNS`].
+const CERTIFICATE_NO: usize = 0;
+const OWNER_ID: usize = 1;
+const OWNER_NAME: usize = 2;
+const SHARING: usize = 3;
+const USAGE: usize = 4;
+const AREA: usize = 5;
+const REGISTERED: usize = 6;
+const STATUS: usize = 7;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,12 +77,10 @@ impl Housing {
     }
 
     fn read_file(&self, cx: &SourceContext, path: &Path, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let table = read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out)?;
-        read_rows(&table, out, |row, records| {
+        read_table(cx, &self.code, path, self.encoding, b',', &COLUMNS, out, |row, records| {
             records.properties.push(property(row)?);
             Ok(())
-        });
-        Ok(())
+        })
     }
 }
 
@@ -80,14 +88,14 @@ impl Housing {
 fn property(row: &Row) -> Result<Property, Quarantined> {
     Ok(Property {
         origin: row.origin(),
-        certificate_no: row.parse("不动产权证号", non_empty)?,
-        owner_id_raw: row.cell("权利人证件号").into(),
-        owner_name: row.cell("权利人姓名").into(),
-        sharing: row.parse("共有情况", |v| vocab::one_of(v, vocab::PROPERTY_SHARING))?,
-        usage: row.parse("用途", |v| vocab::one_of(v, vocab::PROPERTY_USAGE))?,
-        area_centi_m2: row.parse("建筑面积", parse_area)?,
-        registered: row.parse("登记日期", text::parse_date)?,
-        status: row.parse("状态", |v| vocab::one_of(v, vocab::PROPERTY_STATUS))?,
+        certificate_no: row.parse(CERTIFICATE_NO, non_empty)?,
+        owner_id_raw: row.cell(OWNER_ID).into(),
+        owner_name: row.cell(OWNER_NAME).into(),
+        sharing: row.parse(SHARING, |v| vocab::one_of(v, vocab::PROPERTY_SHARING))?,
+        usage: row.parse(USAGE, |v| vocab::one_of(v, vocab::PROPERTY_USAGE))?,
+        area_centi_m2: row.parse(AREA, parse_area)?,
+        registered: row.parse(REGISTERED, text::parse_date)?,
+        status: row.parse(STATUS, |v| vocab::one_of(v, vocab::PROPERTY_STATUS))?,
     })
 }
 

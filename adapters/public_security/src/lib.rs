@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-use hedui_adapter::files::{list_files, non_empty, read_rows, read_table, Row, TextEncoding};
+use hedui_adapter::files::{list_files, non_empty, read_table, Row, TextEncoding};
 use hedui_adapter::{text, vocab, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
 use hedui_core::model::{RecordKind, RegistryRow, Vehicle};
 use serde::Deserialize;
@@ -36,6 +36,25 @@ pub const TYPE_NAME: &str = "public_security";
 const REGISTRY_COLUMNS: [&str; 9] = ["户号", "公民身份号码", "姓名", "性别", "出生日期", "与户主关系", "人员状态", "状态日期", "行政区划"];
 /// 机动车 columns, in the order they are read.
 const VEHICLE_COLUMNS: [&str; 7] = ["号牌号码", "号牌种类", "车辆类型", "所有人身份号码", "所有人姓名", "初次登记日期", "机动车状态"];
+
+/// Indices into [`REGISTRY_COLUMNS`].
+const R_HOUSEHOLD_NO: usize = 0;
+const R_ID: usize = 1;
+const R_NAME: usize = 2;
+const R_GENDER: usize = 3;
+const R_BIRTH: usize = 4;
+const R_RELATION: usize = 5;
+const R_STATUS: usize = 6;
+const R_STATUS_DATE: usize = 7;
+const R_REGION: usize = 8;
+/// Indices into [`VEHICLE_COLUMNS`].
+const V_PLATE: usize = 0;
+const V_PLATE_KIND: usize = 1;
+const V_TYPE: usize = 2;
+const V_OWNER_ID: usize = 3;
+const V_OWNER_NAME: usize = 4;
+const V_FIRST_REGISTERED: usize = 5;
+const V_STATUS: usize = 6;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,15 +119,13 @@ impl PublicSecurity {
             Kind::Registry => &REGISTRY_COLUMNS,
             Kind::Vehicle => &VEHICLE_COLUMNS,
         };
-        let table = read_table(cx, &self.code, path, self.encoding, b',', required, out)?;
-        read_rows(&table, out, |row, records| {
+        read_table(cx, &self.code, path, self.encoding, b',', required, out, |row, records| {
             match kind {
                 Kind::Registry => records.registry.push(registry_row(row)?),
                 Kind::Vehicle => records.vehicles.push(vehicle(row)?),
             }
             Ok(())
-        });
-        Ok(())
+        })
     }
 }
 
@@ -116,15 +133,15 @@ impl PublicSecurity {
 fn registry_row(row: &Row) -> Result<RegistryRow, Quarantined> {
     Ok(RegistryRow {
         origin: row.origin(),
-        household_no: row.text("户号"),
-        id_raw: row.cell("公民身份号码").into(),
-        name: row.cell("姓名").into(),
-        gender: row.text("性别"),
-        birth_date: row.parse("出生日期", text::parse_opt_date)?,
-        relation: row.text("与户主关系"),
-        status: row.parse("人员状态", |v| vocab::one_of(v, vocab::REGISTRY_STATUS))?,
-        status_date: row.parse("状态日期", text::parse_opt_date)?,
-        region: row.text("行政区划"),
+        household_no: row.text(R_HOUSEHOLD_NO),
+        id_raw: row.cell(R_ID).into(),
+        name: row.cell(R_NAME).into(),
+        gender: row.text(R_GENDER),
+        birth_date: row.parse(R_BIRTH, text::parse_opt_date)?,
+        relation: row.text(R_RELATION),
+        status: row.parse(R_STATUS, |v| vocab::one_of(v, vocab::REGISTRY_STATUS))?,
+        status_date: row.parse(R_STATUS_DATE, text::parse_opt_date)?,
+        region: row.text(R_REGION),
     })
 }
 
@@ -132,13 +149,13 @@ fn registry_row(row: &Row) -> Result<RegistryRow, Quarantined> {
 fn vehicle(row: &Row) -> Result<Vehicle, Quarantined> {
     Ok(Vehicle {
         origin: row.origin(),
-        plate: row.parse("号牌号码", non_empty)?,
-        plate_kind: row.text("号牌种类"),
-        vehicle_type: row.text("车辆类型"),
-        owner_id_raw: row.cell("所有人身份号码").into(),
-        owner_name: row.cell("所有人姓名").into(),
-        first_registered: row.parse("初次登记日期", text::parse_date)?,
-        status: row.parse("机动车状态", |v| vocab::one_of(v, vocab::VEHICLE_STATUS))?,
+        plate: row.parse(V_PLATE, non_empty)?,
+        plate_kind: row.text(V_PLATE_KIND),
+        vehicle_type: row.text(V_TYPE),
+        owner_id_raw: row.cell(V_OWNER_ID).into(),
+        owner_name: row.cell(V_OWNER_NAME).into(),
+        first_registered: row.parse(V_FIRST_REGISTERED, text::parse_date)?,
+        status: row.parse(V_STATUS, |v| vocab::one_of(v, vocab::VEHICLE_STATUS))?,
     })
 }
 

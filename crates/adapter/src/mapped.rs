@@ -44,14 +44,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use hedui_core::model::{Text, 
+use hedui_core::model::{FileName, Text, 
     BankBalance, BusinessRole, Currency, DisabilityCert, InsuranceEnrollment, MedicalVisit, Origin, Property, RecordKind, Records, RegistryRow,
     Vehicle,
 };
 use hedui_core::money::{self, Fen};
 use serde::{Deserialize, Deserializer};
 
-use crate::files::{list_files, read_text, Table, TextEncoding};
+use crate::files::{self, list_files, DelimitedReader, TextEncoding};
 use crate::{text, vocab, AuditEvent, Quarantined, Source, SourceConfig, SourceContext, SourceError, SourceOutput};
 
 /// Registry name of this adapter.
@@ -384,61 +384,66 @@ impl MappedSource {
         })
     }
 
-    /// Reads one file into `out`.
+    /// Reads one file into `out`, as a stream (see [`crate::files`]): rows
+    /// are turned into records one at a time.
     fn read_file(&self, cx: &SourceContext, path: &std::path::Path, out: &mut SourceOutput) -> Result<(), SourceError> {
-        let text = read_text(path, self.encoding)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name.clone()));
-        out.stats.files += 1;
-
         let skip = self.header_row - 1;
-        let body = skip_lines(&text, skip).ok_or_else(|| SourceError::BadFile {
-            path: path.to_path_buf(),
-            message: format!("header_row = {} but the file has fewer lines: check header_row for this source", self.header_row),
-        })?;
-        let table = Table::parse(path, body, self.delimiter, &[])?;
-        let missing: Vec<String> =
-            self.columns.iter().filter(|(_, h)| !table.headers.iter().any(|x| x == h)).map(|(f, h)| format!("{h} (for {f})")).collect();
-        if !missing.is_empty() {
-            return Err(SourceError::MissingColumns { path: path.to_path_buf(), missing, found: table.headers });
-        }
-        let index: Vec<(&'static str, &str, usize)> = self.columns.iter().map(|(f, h)| (*f, h.as_str(), table.col(h))).collect();
+        let mut reader = DelimitedReader::open_skipping(path, self.encoding, self.delimiter, skip)?;
+        let file_name = files::file_name(path);
+        // The audit line is written once the file decoded cleanly (at the end,
+        // or when its header is refused), as when it was decoded whole first.
+        let file_read = |out: &mut SourceOutput| {
+            cx.audit.record(AuditEvent::new(&self.code, "file_read", file_name.clone()));
+            out.stats.files += 1;
+        };
 
-        out.stats.rows_read += (table.rows.len() + table.malformed.len()) as u64;
-        if table.rows.is_empty() && table.malformed.is_empty() {
-            out.notes.push(format!("{}/{file_name} had no data rows", self.code));
-        }
-        let mut quarantine: Vec<Quarantined> = table
-            .malformed
-            .iter()
-            .map(|(line, why)| Quarantined { file: file_name.clone(), line: line + skip, field: String::new(), raw_value: String::new(), reason: why.clone() })
-            .collect();
-        for (line, rec) in &table.rows {
-            let row = Row { src: self, index: &index, rec, origin: Origin::new(file_name.clone(), line + skip) };
-            if let Err(bad) = row.build(&mut out.records) {
-                quarantine.push(Quarantined {
-                    file: file_name.clone(),
-                    line: line + skip,
-                    field: format!("{} ({})", bad.field, bad.header),
-                    raw_value: bad.raw,
-                    reason: bad.reason,
+        let Some(headers) = reader.header()? else {
+            file_read(out);
+            if reader.short_of_lines() {
+                return Err(SourceError::BadFile {
+                    path: path.to_path_buf(),
+                    message: format!("header_row = {} but the file has fewer lines: check header_row for this source", self.header_row),
                 });
             }
+            return Err(files::no_header(path));
+        };
+        let missing: Vec<String> =
+            self.columns.iter().filter(|(_, h)| !headers.iter().any(|x| x == h)).map(|(f, h)| format!("{h} (for {f})")).collect();
+        if !missing.is_empty() {
+            reader.drain()?;
+            file_read(out);
+            return Err(SourceError::MissingColumns { path: path.to_path_buf(), missing, found: headers });
         }
-        quarantine.sort_by_key(|q| q.line);
-        out.quarantine.extend(quarantine);
+        let index: Vec<(&'static str, &str, usize)> =
+            self.columns.iter().map(|(f, h)| (*f, h.as_str(), headers.iter().position(|x| x == h).expect("checked above"))).collect();
+
+        let file: FileName = FileName::from(file_name.as_str());
+        let mut rows: u64 = 0;
+        while let Some((line, rec)) = reader.next_row()? {
+            rows += 1;
+            let line = line + skip;
+            let refused = match rec {
+                Ok(rec) => {
+                    let row = Row { src: self, index: &index, rec, origin: Origin { file: file.clone(), line } };
+                    row.build(&mut out.records).err().map(|bad| Quarantined {
+                        file: file_name.clone(),
+                        line,
+                        field: format!("{} ({})", bad.field, bad.header),
+                        raw_value: bad.raw,
+                        reason: bad.reason,
+                    })
+                }
+                Err(why) => Some(Quarantined { file: file_name.clone(), line, field: String::new(), raw_value: String::new(), reason: why }),
+            };
+            out.quarantine.extend(refused);
+        }
+        file_read(out);
+        out.stats.rows_read += rows;
+        if rows == 0 {
+            out.notes.push(format!("{}/{file_name} had no data rows", self.code));
+        }
         Ok(())
     }
-}
-
-/// The text after the first `n` lines, or `None` when there are not that many.
-fn skip_lines(text: &str, n: u64) -> Option<&str> {
-    let mut rest = text;
-    for _ in 0..n {
-        let i = rest.find('\n')?;
-        rest = &rest[i + 1..];
-    }
-    Some(rest)
 }
 
 #[async_trait::async_trait]
