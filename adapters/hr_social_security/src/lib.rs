@@ -117,12 +117,20 @@ pub fn window(as_of: NaiveDate) -> (String, String) {
 
 /// How one batch ended.
 enum BatchEnd {
-    /// Every page answered: the results, in order.
-    Answered(Vec<Value>),
+    /// Every page answered: the results, in order, each read as it arrived
+    /// (a page's JSON tree is ~20× its text: holding every page's tree until
+    /// the last batch answered was gigabytes at a province's scale).
+    Answered(Vec<ReadResult>),
     /// The batch failed; its persons are marked unavailable.
     Failed { reason: String, exhausted: bool },
     /// Not sent: HR was already deemed down.
     Skipped,
+}
+
+/// One result of a page, read into a record or explained.
+enum ReadResult {
+    Record(HrReply),
+    Unreadable { bad: Bad, id_number: Option<String> },
 }
 
 struct BatchOutcome {
@@ -176,6 +184,7 @@ impl Inner {
             "page": null,
         });
         let mut results = Vec::new();
+        let origin_file: FileName = format!("{TARGET}#{number}").into();
         for _ in 0..MAX_PAGES {
             let action = if body["page"].is_null() { "request" } else { "page" };
             let sent = http::send_with_retry(
@@ -219,7 +228,14 @@ impl Inner {
                 }
             };
             out.received += page_results.len() as u64;
-            results.extend(page_results);
+            for v in &page_results {
+                let line = results.len() as u64 + 1;
+                results.push(match parse_result(v, Origin::new(origin_file.clone(), line)) {
+                    Ok(r) => ReadResult::Record(r),
+                    Err(bad) => ReadResult::Unreadable { bad, id_number: v.get("id_number").and_then(Value::as_str).map(str::to_string) },
+                });
+            }
+            drop(page_results);
             if next.is_null() {
                 out.end = BatchEnd::Answered(results);
                 return Ok(out);
@@ -237,14 +253,14 @@ impl Inner {
 
 /// One page of a 200 reply: its results and `next_page`.
 fn read_page(body: &[u8], request_id: &str) -> Result<(Vec<Value>, Value), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
+    let mut v: Value = serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
     match v.get("request_id") {
         None | Some(Value::Null) => {}
         Some(Value::String(r)) if r == request_id => {}
         Some(other) => return Err(format!("reply is for another request ({other}), not {request_id}")),
     }
-    let results = match v.get("results") {
-        Some(Value::Array(a)) => a.clone(),
+    let results = match v.get_mut("results").map(Value::take) {
+        Some(Value::Array(a)) => a,
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err("reply's results is not a list".into()),
     };
@@ -397,13 +413,12 @@ impl Source for HrSource {
                     // Requested IDs of this batch, to mark the person of an unreadable result.
                     let asked: HashSet<&str> = batch.iter().map(|p| p.id.as_str()).collect();
                     let label = format!("{TARGET}#{}", b + 1);
-                    let origin_file: FileName = label.as_str().into();
-                    for (i, v) in results.iter().enumerate() {
-                        match parse_result(v, Origin::new(origin_file.clone(), i as u64 + 1)) {
-                            Ok(r) => out.records.hr.push(r),
-                            Err(bad) => {
-                                if let Some(id) = v.get("id_number").and_then(Value::as_str) {
-                                    if let Ok(id) = parse_id(id, cx.as_of) {
+                    for (i, result) in results.into_iter().enumerate() {
+                        match result {
+                            ReadResult::Record(r) => out.records.hr.push(r),
+                            ReadResult::Unreadable { bad, id_number } => {
+                                if let Some(id) = id_number {
+                                    if let Ok(id) = parse_id(&id, cx.as_of) {
                                         if asked.contains(id.as_str()) {
                                             failed.insert(id.as_str().to_string());
                                         }
